@@ -1,0 +1,1 @@
+"""ReaSeq workbench core library."""
