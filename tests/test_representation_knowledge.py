@@ -1,0 +1,195 @@
+"""Knowledge-enhanced vectors (paper 2.1.2), the Tables 1-2 analogues and the Figure 7 examples.
+
+The knowledge here is a HAND-WRITTEN TEST FIXTURE for six real Beauty fragrance items (written by a
+person for these tests, never shipped): it exercises the parsing, the vector arithmetic, the pools and
+the tables with the real encoder and the real dataset, and says nothing about the LLM's knowledge.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reaseq_core.errors import DataError
+from reaseq_core.representation import retrieval_metrics as rm
+from reaseq_core.representation.encoder import encode
+from reaseq_core.representation.knowledge_vectors import (build_knowledge_vectors, knowledge_texts, load_vectors,
+                                                          parse_entries, perspective_text)
+from reaseq_core.representation.status import status
+from reaseq_core.representation.tables import ARM_LABELS, POOL_LABELS, build_tables, hr_users
+from reaseq_core.store import ArtifactStore
+
+LIGHT_BLUE = ["B000AQF50Y", "B000Q0VBOS", "B000VOPG0E", "B000WZR1R8"]   # one product line (proxy)
+PRADA, VERSACE = "9788072216", "9790790961"
+
+
+def _entry(dim, kws, evidence, grounded=True):
+    return {"dimension": dim, "analysis": f"fixture analysis of {dim}", "keywords": kws, "evidence": evidence,
+            "grounded": grounded, "grounding_note": "fixture"}
+
+
+def _row(item, setup, ud, pa, status="ok", reason=None):
+    flags = [e["grounded"] for e in ud + pa]
+    return {"item_id": item, "setup": setup, "status": status, "failure_reason": reason,
+            "user_demand": json.dumps(ud), "product_attribute": json.dumps(pa),
+            "grounding_rate": float(np.mean(flags)) if flags else float("nan"), "template_hash": "fixture",
+            "model": "hand-written-test-fixture", "created": "2026-11-27T00:00:00+00:00"}
+
+
+def fixture_knowledge() -> pd.DataFrame:
+    rows = []
+    for i, item in enumerate(LIGHT_BLUE):
+        gender = "women" if i < 2 else "men"
+        rows.append(_row(item, "multi_agent",
+                         [_entry("Scent Mood", ["fresh", "citrus", "summer"], ["title"]),
+                          _entry("Gift Fit", [f"gift for {gender}"], ["category_path"])],
+                         [_entry("Concentration", ["eau de toilette"], ["title"]),
+                          _entry("Brand Tier", ["designer", "Dolce & Gabbana"], ["brand"])]))
+    rows.append(_row(PRADA, "multi_agent", [_entry("Scent Mood", ["sweet", "caramel"], ["title"], grounded=False)],
+                     [_entry("Concentration", ["eau de parfum"], ["title"])]))
+    rows.append(_row(VERSACE, "multi_agent", [_entry("Scent Mood", ["floral", "fruity"], ["title"])],
+                     [_entry("Concentration", ["eau de toilette"], ["title"]),
+                      _entry("Size", [], ["title"])]))                     # no keywords: left out of t^p
+    for item in LIGHT_BLUE[:2] + [PRADA, VERSACE]:
+        rows.append(_row(item, "single_agent", [_entry("Use", ["daily wear"], ["title"])],
+                         [_entry("Type", ["perfume"], ["title"], grounded=False)]))
+    rows.append(_row("B000052ZTY", "multi_agent", [], [], status="failed", reason="invalid JSON after 3 retries"))
+    rows.append(_row("NOT-AN-ITEM", "multi_agent", [_entry("X", ["y"], [])], [_entry("X", ["y"], [])]))
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def kstore(beauty, tmp_store, tmp_path_factory):
+    """A private store holding the real Beauty data and the fixture knowledge."""
+    store = ArtifactStore(tmp_path_factory.mktemp("representation_artifacts"))
+    shutil.copytree(tmp_store.stage_dir("beauty", "data"), store.stage_dir("beauty", "data"))
+    store.write_parquet("beauty", "knowledge", "item_knowledge.parquet", fixture_knowledge(),
+                        {"note": "hand-written test fixture"})
+    return store
+
+
+def test_perspective_text_is_dimension_plus_keywords():
+    entries = [_entry("Scent Mood", ["fresh", " citrus "], []), _entry("Size", [], []), _entry("Gift Fit", ["gift"], [])]
+    assert perspective_text(entries) == "Scent Mood: fresh, citrus; Gift Fit: gift"
+
+
+def test_knowledge_texts_from_the_fixture(beauty):
+    texts = knowledge_texts(fixture_knowledge(), "multi_agent", item_pool=set(beauty.items["item_id"]))
+    assert texts.item_ids == LIGHT_BLUE + [PRADA, VERSACE]
+    assert texts.t_u[0] == "Scent Mood: fresh, citrus, summer; Gift Fit: gift for women"
+    assert texts.t_p[0] == "Concentration: eau de toilette; Brand Tier: designer, Dolce & Gabbana"
+    assert texts.t_p[-1] == "Concentration: eau de toilette"
+    assert texts.skipped == {"failed": 1, "empty_user_demand": 0, "empty_product_attribute": 0, "not_in_dataset": 1}
+    assert knowledge_texts(fixture_knowledge(), "single_agent").item_ids == LIGHT_BLUE[:2] + [PRADA, VERSACE]
+
+
+def test_malformed_knowledge_names_row_and_field():
+    with pytest.raises(DataError, match=r"k\.parquet, line 7, field 'user_demand': not valid JSON"):
+        parse_entries('[{"dimension": "a", "keywords": ["x"]', "k.parquet", 7, "user_demand")
+    with pytest.raises(DataError, match="entry 0 has no string 'dimension'"):
+        parse_entries('[{"keywords": ["x"]}]', "k.parquet", 1, "product_attribute")
+    with pytest.raises(DataError, match="must be a list of strings"):
+        parse_entries('[{"dimension": "a", "keywords": "x, y"}]', "k.parquet", 1, "product_attribute")
+    bad = fixture_knowledge()
+    bad.loc[2, "product_attribute"] = "{not json"
+    with pytest.raises(DataError, match="line 3, field 'product_attribute'"):
+        knowledge_texts(bad, "multi_agent")
+
+
+def test_h_is_the_sum_of_the_two_perspective_embeddings(beauty, kstore):
+    report = build_knowledge_vectors(beauty, kstore)
+    assert report["knowledge_vectors.npz"]["items"] == 6 and report["single_agent_vectors.npz"]["items"] == 4
+    ids, h = load_vectors("beauty", "knowledge_vectors.npz", kstore)
+    assert ids.tolist() == LIGHT_BLUE + [PRADA, VERSACE] and h.shape == (6, 384)
+    expected = encode(["Scent Mood: sweet, caramel"]) + encode(["Concentration: eau de parfum"])
+    np.testing.assert_allclose(h[4], expected[0], atol=1e-5)
+    norms = np.linalg.norm(h, axis=1)
+    assert (norms > 1.0).all() and (norms <= 2.0 + 1e-5).all()     # sum of two unit vectors, not renormalised
+    ids2, tm = load_vectors("beauty", "title_makr_vectors.npz", kstore)
+    assert ids2.tolist() == ids.tolist()
+    np.testing.assert_allclose(np.linalg.norm(tm, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tables(beauty, kstore):
+    fragrance = set(beauty.items.loc[beauty.items["primary_category"] == "Fragrance", "item_id"])
+    return build_tables(beauty, kstore, item_subset=fragrance), fragrance
+
+
+def test_tables_pools_arms_and_counts(beauty, kstore, tables):
+    out, fragrance = tables
+    t1, t2 = out["table1"], out["table2"]
+    pools = [(r["pool"], r["arm"], r["items"]) for r in t1.rows]
+    assert pools == [(POOL_LABELS["catalogue"], ARM_LABELS["title"], len(fragrance)),
+                     (POOL_LABELS["makr"], ARM_LABELS["title"], 6), (POOL_LABELS["makr"], ARM_LABELS["makr"], 6),
+                     (POOL_LABELS["makr"], ARM_LABELS["title_makr"], 6),
+                     (POOL_LABELS["makr_single"], ARM_LABELS["title"], 4),
+                     (POOL_LABELS["makr_single"], ARM_LABELS["makr"], 4),
+                     (POOL_LABELS["makr_single"], ARM_LABELS["single"], 4),
+                     (POOL_LABELS["makr_single"], ARM_LABELS["title_makr"], 4)]
+    # users, counted here independently: target (last item) in the pool and >= 1 earlier item in it
+    seqs = beauty.sequences()
+    for pool_key, ids in (("catalogue", fragrance), ("makr", set(LIGHT_BLUE + [PRADA, VERSACE]))):
+        n = sum(1 for s in seqs.values() if s[-1] in ids and any(x in ids for x in s[:-1]))
+        assert {r["users"] for r in t1.rows if r["pool"] == POOL_LABELS[pool_key]} == {n}
+    assert out["counts"]["makr"]["users"] == 1               # user A2GWNGQF9SHRE4: ... B000Q0VBOS, ..., Prada
+    # the k lists are capped by pool size - 1: 491 others in the catalogue pool, 5 in the MAKR pool
+    cat = t1.rows[0]
+    assert cat["HR@200"] is not None and cat["HR@500"] is None
+    assert all(t1.rows[1][f"HR@{k}"] is None for k in rm.HR_KS) and t1.rows[1]["macro_recall"] is None
+    assert out["counts"]["makr"]["sm_hr_ks"] == [1, 5]
+    # SM-HR: the four Light Blue items are the only queries of the MAKR pool; with k = all 5 others every
+    # query finds a sibling, in every arm
+    for r in t2.rows:
+        if r["pool"] == POOL_LABELS["makr"]:
+            assert r["queries"] == 4 and r["SM-HR@5"] == 100.0
+            assert 0.0 <= r["SM-HR@1"] <= 100.0
+    for r in t1.rows + t2.rows:
+        if r["arm"] == ARM_LABELS["title"]:
+            assert r["macro_delta_vs_title"] is None
+    # the whole-catalogue HR values are monotone in k and come with a bootstrap std
+    vals = [cat[f"HR@{k}"] for k in (30, 50, 100, 200)]
+    assert vals == sorted(vals) and 0 < vals[-1] <= 100 and cat["HR@30_std"] > 0
+
+
+def test_tables_carry_their_protocol_and_are_stored(beauty, kstore, tables):
+    out, _ = tables
+    t1 = out["table1"]
+    assert t1.dataset_hash == beauty.card["content_hash"] and t1.paper_reference["rows"]
+    assert any("MiniLM" in d for d in t1.deviations) and any("I2T" in d for d in t1.deviations)
+    stored = kstore.read_json("beauty", "representation", "table1_hr.json")
+    assert stored["rows"] == json.loads(json.dumps(t1.rows))
+    assert "product line" in kstore.read_json("beauty", "representation", "table2_smhr.json")["protocol"]
+
+
+def test_figure7_examples(tables):
+    fig7 = tables[0]["figure7"]
+    assert fig7["items"] == 4 and [e["item_id"] for e in fig7["examples"]] == sorted(LIGHT_BLUE[:2] + [PRADA, VERSACE])
+    prada = next(e for e in fig7["examples"] if e["item_id"] == PRADA)
+    assert prada["multi_agent"]["entries_user_demand"] == 1 and prada["multi_agent"]["ungrounded_entries"] == 1
+    assert prada["multi_agent"]["grounding_rate"] == pytest.approx(0.5)
+    assert prada["single_agent"]["product_attribute"][0]["keywords"] == ["perfume"]
+    assert fig7["summary_means"]["single_agent"]["grounding_rate"] == pytest.approx(0.5)
+
+
+def test_status_reports_every_arm(kstore, tables):
+    fig = status(kstore, "beauty")
+    assert fig["knowledge_vectors_items"] == 6 and fig["figure7_items"] == 4
+    assert set(fig["hr_percent"]) == {"catalogue/title", "makr/title", "makr/makr", "makr/title_makr",
+                                      "makr_single/title", "makr_single/makr", "makr_single/single",
+                                      "makr_single/title_makr"}
+    assert fig["sm_hr_percent"]["makr/makr"]["SM-HR@5"] == 100.0
+    assert status(ArtifactStore(kstore.root / "empty"), "beauty") is None
+
+
+def test_hr_users_rule_by_hand():
+    seqs = {"u1": ["a", "x", "b"], "u2": ["x", "y", "a"], "u3": ["b", "a", "b"], "u4": ["a"]}
+    users, hists, targets, counts = hr_users(seqs, ["a", "b"])
+    # u1: target b, history {a} (x is outside the pool); u2: target a but no history in the pool; u3: target b,
+    # history {b, a} (b repeats the target); u4: too short
+    assert users == ["u1", "u3"] and [h.tolist() for h in hists] == [[0], [0, 1]] and targets.tolist() == [1, 1]
+    assert counts == {"users_total": 4, "target_in_pool": 3, "users": 2, "history_all_in_pool": 1,
+                      "target_repeats_history_item": 1}
