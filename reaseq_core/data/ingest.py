@@ -98,7 +98,7 @@ def dataset_card(name: str, items: pd.DataFrame, inter: pd.DataFrame, demand: pd
             return s.map(len) > 0
         return s.notna() & (s.astype(str).str.strip() != "")
 
-    coverage = {c: round(float(present(c).mean()), 4) for c in
+    coverage = {c: round(float(present(c).mean()), 6) for c in
                 ("title", "brand", "category_path", "price", "attributes", "description", "product_line_id",
                  "sales_rank")}
     tree = (items.assign(path=items["category_path"].map(lambda p: " > ".join(p)))
@@ -161,11 +161,15 @@ def ingest(name: str, store: ArtifactStore | None = None, path=None, fmt: str | 
     staging = final.with_name(".data.staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    tmp_store = _StagingStore(store, staging)
-    tmp_store.write_parquet("items.parquet", items_to_storage(items), prov)
-    tmp_store.write_parquet("interactions.parquet", inter, prov)
-    tmp_store.write_parquet("demand.parquet", demand.astype(object), prov)
-    tmp_store.write_json("dataset_card.json", card, prov)
+    try:
+        tmp_store = _StagingStore(store, staging)
+        tmp_store.write_parquet("items.parquet", items_to_storage(items), prov)
+        tmp_store.write_parquet("interactions.parquet", inter, prov)
+        tmp_store.write_parquet("demand.parquet", demand.astype(object), prov)
+        tmp_store.write_json("dataset_card.json", card, prov)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     old = final.with_name(".data.old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():

@@ -147,7 +147,8 @@ def parse_timestamps(values: pd.Series, path, field: str = "timestamp", row_offs
     need = num.isna()
     if need.any():
         parsed = pd.to_datetime(s[need], errors="coerce", utc=True, format="ISO8601")
-        out[need] = (parsed.astype("int64") // 10**9).where(parsed.notna())
+        seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        out[need] = seconds.where(parsed.notna())
     bad = out.isna()
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])

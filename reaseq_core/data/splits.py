@@ -5,8 +5,9 @@
   target b_{T-1}, training targets b_2..b_{T-2}; each target's history is the events before it only.
   Positives are real next events; each positive gets `neg_ratio` negatives drawn uniformly from the
   items the user never interacted with (the DIN recipe on Amazon data).
-- Hot / cold-start users: 'cold' = the least active third by sequence length (users whose length is at
-  most the 1/3 quantile), 'hot' = the rest; the cut is returned so tables can state it.
+- Hot / cold-start users: 'cold' = the least active third by sequence length (the length cut whose share of
+  users is closest to 1/3; on Beauty: length 5, 32.0% of users), 'hot' = the rest; the rule is returned so
+  tables can state it.
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def leave_one_out(interactions: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def user_segments(interactions: pd.DataFrame, cold_fraction: float = 1 / 3) -> tuple[pd.DataFrame, dict]:
     """(frame user_id, seq_len, segment), {'cold_max_len', 'cold_share', 'rule'}."""
     lens = interactions.groupby("user_id").size().rename("seq_len").reset_index()
-    cut = int(np.quantile(lens["seq_len"], cold_fraction))
+    # The length cut whose cold share is closest to cold_fraction (lengths tie heavily in a 5-core).
+    share = lens["seq_len"].value_counts(normalize=True).sort_index().cumsum()
+    cut = int((share - cold_fraction).abs().idxmin())
     lens["segment"] = np.where(lens["seq_len"] <= cut, "cold", "hot")
     info = {"cold_max_len": cut, "cold_share": round(float((lens["segment"] == "cold").mean()), 4),
             "rule": f"cold = sequence length <= {cut} (the least active ~{cold_fraction:.0%} of users); hot = rest"}
