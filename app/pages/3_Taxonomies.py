@@ -1,0 +1,102 @@
+"""Taxonomies: per primary category the Layer-1 demand and attribute dimensions (and what input the agents
+saw), per subcategory the Layer-2 refinement with its reasoning trace, rationale (inherited / adapted /
+new) and mapped expressions (paper Section 2.1.1, Layers 1-2)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+import plotly.express as px  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from lib import access, ui  # noqa: E402
+
+RATIONALE_COLOURS = {"inherited": "#4c78a8", "adapted": "#f58518", "new": "#54a24b"}
+INPUT_KIND = {"titles": "item titles (no queries in this dataset)", "review_summaries": "review summaries",
+              "queries": "user queries", "structured_fields": "structured fields (brand, price, rank, path)",
+              "key_values": "merchant key-value attributes"}
+
+dataset = ui.page("Taxonomies", "🗂️")
+with ui.needs_artifacts():
+    tax = access.read_json(dataset, "knowledge", "taxonomy.json")
+cats = tax.get("categories", {})
+if not cats:
+    st.info("taxonomy.json holds no category yet.")
+    st.stop()
+
+# Overview: how the Layer-2 agents treated the Layer-1 dimensions, per primary category.
+rows = []
+for prim, c in cats.items():
+    for sub, s in (c.get("subcategories") or {}).items():
+        for side in ("demand", "attribute"):
+            for d in (s.get(side) or {}).get("dimensions") or []:
+                rows.append({"primary": prim, "side": side, "rationale": d.get("rationale", "?")})
+if rows:
+    ov = pd.DataFrame(rows).groupby(["primary", "side", "rationale"]).size().reset_index(name="dimensions")
+    fig = px.bar(ov, x="primary", y="dimensions", color="rationale", facet_col="side", barmode="stack",
+                 color_discrete_map=RATIONALE_COLOURS)
+    fig.update_layout(height=300, margin=dict(t=30, l=10, r=10, b=10))
+    st.plotly_chart(fig, key="overview")
+
+primary = st.selectbox("Primary category", list(cats), key="primary")
+c = cats[primary]
+
+
+def layer1(block: dict, side: str) -> None:
+    if not block:
+        st.info(f"No Layer-1 {side} taxonomy for {primary}.")
+        return
+    if block.get("status") == "failed":
+        st.error(f"Layer-1 {side} agent failed: {block.get('error')}")
+    kind = block.get("input_kind", "?")
+    st.markdown(f"**Layer-1 {side} dimensions** · input: *{INPUT_KIND.get(kind, kind)}*")
+    st.markdown(" ".join(f"`{d}`" for d in block.get("dimensions") or []) or "—")
+    with st.expander("Reasoning"):
+        st.write(block.get("reasoning") or "—")
+    with st.expander(f"What the agent saw ({len(block.get('inputs_sample') or [])} inputs shown)"):
+        for x in block.get("inputs_sample") or []:
+            st.markdown(f"- {x}")
+
+
+a, b = st.columns(2)
+with a:
+    layer1(c.get("demand") or {}, "demand")
+with b:
+    layer1(c.get("attribute") or {}, "attribute")
+
+subs = c.get("subcategories") or {}
+st.subheader("Layer 2: subcategory refinement")
+if not subs:
+    st.info(f"No Layer-2 refinement for {primary} yet.")
+    st.stop()
+sub = st.selectbox("Subcategory", list(subs), key="sub")
+
+
+def layer2(block: dict, side: str) -> None:
+    if not block:
+        st.info(f"No Layer-2 {side} refinement.")
+        return
+    if block.get("status") == "failed":
+        st.error(f"Layer-2 {side} agent failed: {block.get('error')}")
+    dims = block.get("dimensions") or []
+    df = pd.DataFrame([{"label": d.get("label"), "rationale": d.get("rationale"),
+                        "justification": d.get("justification"),
+                        "mapped expressions": "; ".join(d.get("mapped") or [])} for d in dims])
+    st.markdown(f"**{side.title()}** · final: " + (" ".join(f"`{x}`" for x in block.get("final") or []) or "—"))
+    if not df.empty:
+        st.dataframe(df.style.map(lambda v: f"color: {RATIONALE_COLOURS.get(v, 'inherit')}; font-weight: 600",
+                                  subset=["rationale"]), hide_index=True, width="stretch")
+    with st.expander("Reasoning trace", expanded=False):
+        st.write(block.get("reasoning_trace") or "—")
+
+
+a, b = st.columns(2)
+with a:
+    layer2(subs[sub].get("demand") or {}, "demand")
+with b:
+    layer2(subs[sub].get("attribute") or {}, "attribute")
+
+with st.expander("Templates and model"):
+    st.json({"templates": tax.get("templates", {}), "model": tax.get("model", {})})
+ui.provenance_caption(access.provenance(dataset, "knowledge", "taxonomy.json"))

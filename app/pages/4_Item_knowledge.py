@@ -1,0 +1,106 @@
+"""Item knowledge: search and filter items (category, brand, text); an item's metadata beside its knowledge
+entries (user demand and product attribute, paper Section 2.1.1 Layer 3). Evidence the grounding check
+could not support in the item's own fields is highlighted."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from lib import access, ui  # noqa: E402
+
+dataset = ui.page("Item knowledge", "🧠")
+with ui.needs_artifacts():
+    items = access.items(dataset)
+    kn = access.read_parquet(dataset, "knowledge", "item_knowledge.parquet")
+
+setups = sorted(kn["setup"].unique())
+has = kn.groupby("item_id")["setup"].agg(lambda s: ", ".join(sorted(s)))
+st.caption(f"{kn['item_id'].nunique():,} of {len(items):,} items have knowledge "
+           f"({', '.join(f'{s}: {(kn.setup == s).sum():,}' for s in setups)}). Knowledge is generated "
+           "incrementally; the rest of the catalogue has none yet.")
+
+f1, f2, f3, f4 = st.columns([2, 2, 3, 1.3])
+cats = sorted(items["primary_category"].dropna().unique())
+cat = f1.selectbox("Category", ["(all)"] + cats, key="cat")
+pool = items if cat == "(all)" else items[items["primary_category"] == cat]
+brands = pool["brand"].dropna().value_counts().index.tolist()
+brand = f2.selectbox("Brand", ["(all)"] + brands, key="brand")
+text = f3.text_input("Search title / description / item id", key="search")
+only_kn = f4.toggle("With knowledge only", value=True, key="only_kn")
+
+view = pool
+if brand != "(all)":
+    view = view[view["brand"] == brand]
+if text:
+    hay = (view["title"].fillna("") + " " + view["description"].fillna("") + " " + view["item_id"])
+    view = view[hay.str.contains(text, case=False, regex=False)]
+view = view.assign(knowledge=view["item_id"].map(has).fillna("—"))
+if only_kn:
+    view = view[view["knowledge"] != "—"]
+st.caption(f"{len(view):,} items match")
+if view.empty:
+    st.info("No item matches these filters.")
+    st.stop()
+
+listing = view[["item_id", "title", "brand", "primary_category", "knowledge"]].reset_index(drop=True)
+event = st.dataframe(listing, hide_index=True, on_select="rerun", selection_mode="single-row", height=260,
+                     key="items", width="stretch")
+rows = event.selection.rows if event and event.selection else []
+item = view.iloc[rows[0] if rows else 0]
+iid = item["item_id"]
+
+
+def render_entries(entries: list[dict]) -> None:
+    if not entries:
+        st.write("—")
+        return
+    for e in entries:
+        ok = e.get("grounded", True)
+        head = f"**{e.get('dimension', '?')}**" + ("" if ok else "  :red-background[not grounded]")
+        st.markdown(head)
+        st.write(e.get("analysis") or "")
+        if e.get("keywords"):
+            st.markdown(" ".join(f"`{k}`" for k in e["keywords"]))
+        ev = e.get("evidence") or []
+        if ev:
+            shown = ", ".join(f"“{x}”" for x in ev)
+            st.markdown(f"evidence: {shown}" if ok else f"evidence: :red-background[{shown}]")
+        if not ok and e.get("grounding_note"):
+            st.caption(f"grounding check: {e['grounding_note']}")
+
+
+meta, knowledge = st.columns([1, 2])
+with meta:
+    st.subheader(item["title"] or iid)
+    st.markdown(f"`{iid}` · brand **{item['brand'] or '—'}**")
+    st.markdown(" › ".join(item["category_path"]) or "—")
+    facts = {"price": item["price"], "sales rank": item["sales_rank"], "product line": item["product_line_id"]}
+    st.markdown(" · ".join(f"{k}: {v:g}" if isinstance(v, float) and v == v else f"{k}: {v or '—'}"
+                           for k, v in facts.items()))
+    if item["attributes"]:
+        st.json(item["attributes"], expanded=False)
+    if item["description"]:
+        with st.expander("Description", expanded=True):
+            st.write(item["description"])
+with knowledge:
+    rows_k = kn[kn["item_id"] == iid]
+    if rows_k.empty:
+        st.info(f"No knowledge for this item yet: run `reaseq knowledge build --dataset {dataset}` "
+                "(generation is incremental; it covers items in order of the run's sample).")
+    else:
+        setup = st.radio("Setup", sorted(rows_k["setup"]), horizontal=True, key="setup")
+        r = rows_k[rows_k["setup"] == setup].iloc[0]
+        st.caption(f"status **{r['status']}** · grounding rate {r['grounding_rate']:.0%} · model {r['model']} · "
+                   f"template {str(r['template_hash'])[:12]} · {r['created']}")
+        if r["status"] != "ok":
+            st.error(f"Generation failed: {r['failure_reason']}")
+        u, p = st.columns(2)
+        with u:
+            st.markdown("##### User demand")
+            render_entries(access.parse_entries(r["user_demand"]))
+        with p:
+            st.markdown("##### Product attribute")
+            render_entries(access.parse_entries(r["product_attribute"]))

@@ -1,0 +1,110 @@
+"""Single- vs multi-agent knowledge, side by side per item in the layout of the paper's Figure 7 (Appendix D),
+with grounding rates and entry counts per setup across the catalogue."""
+import sys
+from itertools import zip_longest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+import plotly.express as px  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from lib import access, ui  # noqa: E402
+
+dataset = ui.page("Single- vs multi-agent knowledge", "⚖️")
+with ui.needs_artifacts():
+    kn = access.read_parquet(dataset, "knowledge", "item_knowledge.parquet")
+lookup = access.item_lookup(dataset)
+
+kn = kn.assign(n_user=kn["user_demand"].map(lambda t: len(access.parse_entries(t))),
+               n_product=kn["product_attribute"].map(lambda t: len(access.parse_entries(t))),
+               category=kn["item_id"].map(lambda i: (lookup.get(i) or {}).get("category") or "(unknown)"))
+# Across the catalogue, compare only items both setups were run on, so the two arms see the same items.
+both = kn.groupby("item_id")["setup"].nunique()
+paired_ids = set(both[both >= 2].index)
+paired = kn[kn["item_id"].isin(paired_ids)]
+st.caption(f"{len(paired_ids):,} items have both setups (compared below); "
+           f"{kn['item_id'].nunique():,} have at least one.")
+
+base = paired if len(paired) else kn
+summary = (base.assign(ok=base["status"].eq("ok"))
+           .groupby("setup").agg(items=("item_id", "nunique"), ok_share=("ok", "mean"),
+                                 grounding_rate=("grounding_rate", "mean"),
+                                 user_entries=("n_user", "mean"), product_entries=("n_product", "mean"))
+           .reset_index())
+st.dataframe(summary.style.format({"ok_share": "{:.1%}", "grounding_rate": "{:.1%}", "user_entries": "{:.2f}",
+                                   "product_entries": "{:.2f}"}), hide_index=True)
+per_cat = (base.groupby(["category", "setup"]).agg(grounding_rate=("grounding_rate", "mean"),
+                                                   entries=("n_user", "mean")).reset_index())
+per_cat["entries"] = base.groupby(["category", "setup"]).apply(
+    lambda g: (g["n_user"] + g["n_product"]).mean(), include_groups=False).to_numpy()
+g1, g2 = st.columns(2)
+fig = px.bar(per_cat, x="category", y="grounding_rate", color="setup", barmode="group",
+             labels={"grounding_rate": "mean grounding rate"})
+fig.update_layout(height=300, margin=dict(t=10, l=10, r=10, b=10), yaxis_tickformat=".0%")
+g1.plotly_chart(fig, key="grounding")
+fig2 = px.bar(per_cat, x="category", y="entries", color="setup", barmode="group",
+              labels={"entries": "entries per item (user + product)"})
+fig2.update_layout(height=300, margin=dict(t=10, l=10, r=10, b=10))
+g2.plotly_chart(fig2, key="entries")
+
+if not paired_ids:
+    st.info("No item has both setups yet: the side-by-side view needs single-agent knowledge too "
+            f"(`reaseq knowledge build --dataset {dataset}` with the single-agent setup).")
+    st.stop()
+
+examples = []
+if access.exists(dataset, "representation", "figure7_examples.json"):
+    ex = access.read_json(dataset, "representation", "figure7_examples.json")
+    ex = ex.get("items", ex) if isinstance(ex, dict) else ex
+    examples = [e["item_id"] if isinstance(e, dict) else str(e) for e in ex or []]
+ordered = [i for i in examples if i in paired_ids] + sorted(paired_ids - set(examples))
+
+
+def label(i: str) -> str:
+    t = (lookup.get(i) or {}).get("title") or ""
+    return f"{i} · {t[:70]}"
+
+
+iid = st.selectbox("Item (figure-7 examples first)", ordered, format_func=label, key="item")
+meta = lookup.get(iid) or {}
+st.markdown(f"**{meta.get('title') or iid}** · {meta.get('brand') or '—'} · {meta.get('category') or '—'} › "
+            f"{meta.get('leaf') or ''}")
+rows = {r["setup"]: r for r in kn[kn["item_id"] == iid].to_dict("records")}
+
+
+def cell(e: dict | None) -> str:
+    if not e:
+        return ""
+    txt = e.get("analysis") or ""
+    if e.get("keywords"):
+        txt += " [" + ", ".join(e["keywords"]) + "]"
+    return ("⚠ ungrounded: " if e.get("grounded") is False else "") + txt
+
+
+def name(e: dict | None) -> str:
+    return (e or {}).get("dimension", "")
+
+
+single, multi = st.columns(2)
+with single:
+    r = rows["single_agent"]
+    st.markdown(f"##### Single agent · grounding {r['grounding_rate']:.0%} · status {r['status']}")
+    u, p = access.parse_entries(r["user_demand"]), access.parse_entries(r["product_attribute"])
+    by_dim: dict[str, dict] = {}
+    for e in p:
+        by_dim.setdefault(name(e).lower(), {"shared dimension": name(e)})["product-side knowledge"] = cell(e)
+    for e in u:
+        by_dim.setdefault(name(e).lower(), {"shared dimension": name(e)})["user-side knowledge"] = cell(e)
+    st.dataframe(pd.DataFrame(list(by_dim.values()),
+                              columns=["shared dimension", "product-side knowledge", "user-side knowledge"]),
+                 hide_index=True, width="stretch")
+with multi:
+    r = rows["multi_agent"]
+    st.markdown(f"##### Multi-agent (MAKR) · grounding {r['grounding_rate']:.0%} · status {r['status']}")
+    u, p = access.parse_entries(r["user_demand"]), access.parse_entries(r["product_attribute"])
+    st.dataframe(pd.DataFrame([{"product-side dimension": name(a), "reasoning knowledge": cell(a),
+                                "user-side dimension": name(b), "reasoning knowledge ": cell(b)}
+                               for a, b in zip_longest(p, u)]), hide_index=True, width="stretch")
+st.caption("⚠ marks entries whose evidence the grounding check could not find in the item's own fields.")

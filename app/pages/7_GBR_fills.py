@@ -1,0 +1,103 @@
+"""GBR fills: for a [FILL] token inferred by generative behaviour reasoning, its context items and the nearest
+real items (exact cosine in the original item-vector space, with similarity and metadata), as in the paper's
+Figure 6.a; browse fills by user or by category transition."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.express as px  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from lib import access, ui  # noqa: E402
+from reaseq_core.errors import MissingArtifact  # noqa: E402
+from reaseq_core.viz import exact_cosine_neighbours  # noqa: E402
+
+dataset = ui.page("GBR fills", "🧩")
+with ui.needs_artifacts():
+    fills = access.read_parquet(dataset, "gbr", "fills.parquet")
+lookup = access.item_lookup(dataset)
+
+
+def cat(i) -> str:
+    return (lookup.get(i) or {}).get("category") or "(unknown)"
+
+
+def title(i) -> str:
+    return (lookup.get(i) or {}).get("title") or str(i)
+
+
+fills = fills.assign(cat_from=fills["after_item"].map(cat), cat_to=fills["before_item"].map(cat))
+fills["transition"] = fills["cat_from"] + " → " + fills["cat_to"]
+if not lookup:
+    st.warning(f"Item metadata is missing (run `reaseq data ingest --dataset {dataset}`); ids are shown instead.")
+
+variants = sorted(fills["variant"].unique())
+c1, c2 = st.columns([1, 3])
+variant = c1.radio("Variant", variants, horizontal=True, key="variant")
+fv = fills[fills["variant"] == variant]
+c2.caption(f"{len(fv):,} fills for {fv['user_id'].nunique():,} users in variant {variant}")
+
+heat = fv.groupby(["cat_from", "cat_to"]).size().reset_index(name="fills")
+fig = px.density_heatmap(heat, x="cat_to", y="cat_from", z="fills", histfunc="sum", text_auto=True,
+                         labels={"cat_from": "category before the gap", "cat_to": "category after the gap"})
+fig.update_layout(height=320, margin=dict(t=10, l=10, r=10, b=10))
+st.plotly_chart(fig, key="transitions")
+
+mode = st.radio("Browse by", ["category transition", "user"], horizontal=True, key="mode")
+if mode == "user":
+    counts = fv["user_id"].value_counts()
+    user = st.selectbox("User", counts.index.tolist(), key="user",
+                        format_func=lambda u: f"{u} ({counts[u]} fills)")
+    pick = fv[fv["user_id"] == user]
+else:
+    counts = fv["transition"].value_counts()
+    tr = st.selectbox("Transition", counts.index.tolist(), key="transition",
+                      format_func=lambda t: f"{t} ({counts[t]} fills)")
+    pick = fv[fv["transition"] == tr]
+fill_id = st.selectbox("Fill", pick["fill_id"].tolist(), key="fill",
+                       format_func=lambda f: f"{f}: user {pick.set_index('fill_id').at[f, 'user_id']}, "
+                                             f"position {pick.set_index('fill_id').at[f, 'position']}")
+f = pick.set_index("fill_id").loc[fill_id]
+
+left, right = st.columns([1, 1])
+with left:
+    st.markdown(f"##### Context of the fill (user {f['user_id']})")
+    ctx = list(f["context_items"])
+    rows = []
+    for pos, i in enumerate(ctx):
+        if i is None or (isinstance(i, float) and np.isnan(i)):
+            rows.append({"pos": pos, "item": "[FILL]", "title": "◆ inferred [FILL] token", "category": ""})
+        else:
+            rows.append({"pos": pos, "item": i, "title": title(i), "category": cat(i)})
+    ctx_df = pd.DataFrame(rows)
+    st.dataframe(ctx_df.style.apply(lambda r: ["background-color: #ffe9a8" if r["item"] == "[FILL]" else ""
+                                               for _ in r], axis=1), hide_index=True, width="stretch", height=380)
+    st.caption(f"between **{title(f['after_item'])}** ({cat(f['after_item'])}) and "
+               f"**{title(f['before_item'])}** ({cat(f['before_item'])})")
+with right:
+    st.markdown("##### Nearest real items (exact cosine, original space)")
+    nn = json.loads(f["neighbours"]) if isinstance(f["neighbours"], str) else list(f["neighbours"])
+    nn_df = pd.DataFrame([{"rank": k + 1, "item": n["item_id"], "similarity": round(float(n["similarity"]), 4),
+                           "title": title(n["item_id"]), "brand": (lookup.get(n["item_id"]) or {}).get("brand"),
+                           "category": cat(n["item_id"])} for k, n in enumerate(nn)])
+    st.dataframe(nn_df, hide_index=True, width="stretch", height=380)
+    if st.button("Recompute these neighbours here from the stored vectors", key="recompute"):
+        try:
+            z = access.read_numpy(dataset, "gbr", "fill_vectors.npz")
+            space = str(z["item_space"]) if "item_space" in z else "title"
+            ids, vecs = access.vectors(dataset, space)
+            q = z["vectors"][list(z["fill_ids"].astype(str)).index(str(fill_id))]
+            mine = exact_cosine_neighbours(q[None, :], ids, vecs, k=len(nn) or 10)[0]
+            same = [i for i, _ in mine] == [n["item_id"] for n in nn]
+            st.success(f"Recomputed in the {space} space: the stored list {'matches' if same else 'differs'}.")
+            if not same:
+                st.dataframe(pd.DataFrame(mine, columns=["item", "similarity"]), hide_index=True)
+        except MissingArtifact as e:
+            ui.show_missing(e)
+        except ValueError:
+            st.warning(f"{fill_id} is not in gbr/fill_vectors.npz.")

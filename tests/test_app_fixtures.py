@@ -1,0 +1,202 @@
+"""Fixture artifacts for the workbench tests, written in exactly the shapes of the artifact contract.
+
+The data stage is the real Beauty dataset (ingested by conftest's `beauty` fixture); the knowledge,
+representation, ranking and GBR artifacts are small hand-made examples about real Beauty items and users,
+so every view can be tested before (and independently of) the other stages' real runs. The vectors are
+real Phi embeddings of the items' titles; the UMAP projection is computed by the real code path. Numbers
+in the fixture tables are made up for display tests and are never reported anywhere.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reaseq_core.results import ResultTable, list_tables, read_table
+from reaseq_core.store import ArtifactStore
+from reaseq_core.viz import exact_cosine_neighbours
+from reaseq_core.viz.umap_cache import build_embedding_projection
+
+DATASET = "beauty"
+N_USERS = 3
+
+
+def _entry(dim: str, analysis: str, kw: list[str], evidence: list[str], grounded: bool) -> dict:
+    return {"dimension": dim, "analysis": analysis, "keywords": kw, "evidence": evidence, "grounded": grounded,
+            "grounding_note": "" if grounded else f"'{evidence[0]}' not found in the item's fields"}
+
+
+def write_knowledge(store: ArtifactStore, items: pd.DataFrame) -> list[str]:
+    """taxonomy.json, item_knowledge.parquet (both setups), llm_calls.jsonl (with a partial last line),
+    knowledge_summary.json. Returns the item ids that have knowledge."""
+    tax = {"categories": {}, "templates": {"demand_taxonomy": "a" * 64, "item_knowledge": "b" * 64},
+           "model": {"name": "fixture", "hash": "0" * 16}}
+    for prim in ("Makeup", "Skin Care"):
+        subs = items.loc[items["primary_category"] == prim, "sub_category"].dropna().unique()[:2]
+        tax["categories"][prim] = {
+            "demand": {"dimensions": ["Skin Type Fit", "Finish", "Longevity"], "reasoning": f"{prim} buyers ...",
+                       "input_kind": "titles", "inputs_sample": items.loc[items.primary_category == prim,
+                                                                          "title"].head(3).tolist(),
+                       "status": "ok", "error": None},
+            "attribute": {"dimensions": ["Brand", "Price Tier", "Form"], "reasoning": "from structured fields",
+                          "input_kind": "structured_fields", "inputs_sample": ["brand: X; price: 9.5"],
+                          "status": "ok", "error": None},
+            "subcategories": {s: {
+                "demand": {"reasoning_trace": f"Within {s}, finish matters ...", "dimensions": [
+                    {"label": "Finish", "rationale": "inherited", "justification": "still central",
+                     "mapped": ["matte look", "dewy glow"]},
+                    {"label": "Shade Match", "rationale": "adapted", "justification": "from Skin Type Fit",
+                     "mapped": ["fair skin"]},
+                    {"label": "Travel Size", "rationale": "new", "justification": "many minis", "mapped": []}],
+                    "final": ["Finish", "Shade Match", "Travel Size"], "status": "ok", "error": None},
+                "attribute": {"reasoning_trace": "", "dimensions": [], "final": [], "status": "failed",
+                              "error": "invalid JSON after 2 retries"}} for s in subs}}
+    store.write_json(DATASET, "knowledge", "taxonomy.json", tax, {"fixture": True})
+
+    kn_items = items[items["primary_category"].isin(["Makeup", "Skin Care"])]["item_id"].head(8).tolist()
+    rows = []
+    for k, iid in enumerate(kn_items):
+        title = items.set_index("item_id").at[iid, "title"]
+        word = (title or "item").split()[0]
+        for setup in ("multi_agent", "single_agent"):
+            failed = setup == "single_agent" and k == 7
+            ud = [_entry("Finish", f"wants a {word} finish", ["finish"], ["title"], True),
+                  _entry("Longevity", "lasts all day", ["long-wear"], ["all-day wear"], setup == "multi_agent")]
+            pa = [_entry("Brand", f"made by {word}", [word], [word], True),
+                  _entry("Form", "a cream", ["cream"], ["cream texture"], k % 2 == 0)]
+            if setup == "single_agent":
+                ud, pa = ud[:1], pa[:1]
+            ents = ud + pa
+            rows.append({"item_id": iid, "setup": setup, "status": "failed" if failed else "ok",
+                         "failure_reason": "invalid JSON" if failed else None,
+                         "user_demand": None if failed else json.dumps(ud),
+                         "product_attribute": None if failed else json.dumps(pa),
+                         "grounding_rate": 0.0 if failed else float(np.mean([e["grounded"] for e in ents])),
+                         "template_hash": "b" * 64, "model": "fixture", "created": "2026-11-27T10:00:00+00:00"})
+    store.write_parquet(DATASET, "knowledge", "item_knowledge.parquet", pd.DataFrame(rows), {"fixture": True})
+
+    calls = []
+    for k, iid in enumerate(kn_items[:5]):
+        calls.append({"key": f"k{k}", "agent": "item_knowledge" if k else "demand_taxonomy", "backend": "embedded",
+                      "model": "fixture", "model_hash": "0" * 16, "params": {"max_tokens": 400},
+                      "prompt": f"Item {iid}: describe", "response": "{\"user_demand\": []}" if k != 3 else "oops",
+                      "prompt_tokens": 200 + k, "completion_tokens": 100 + k, "latency_s": 10.0 + k,
+                      "status": "invalid" if k == 3 else "ok", "error": "not JSON" if k == 3 else None,
+                      "created": f"2026-11-27T10:0{k}:00+00:00"})
+    p = store.path(DATASET, "knowledge", "llm_calls.jsonl")
+    p.write_text("".join(json.dumps(c) + "\n" for c in calls) + '{"key": "partial', encoding="utf-8")
+    store.write_json(DATASET, "knowledge", "knowledge_summary.json", {"Makeup": {"multi_agent": {"items_ok": 4}}})
+    return kn_items
+
+
+def write_tables(store: ArtifactStore) -> None:
+    for stage, name, title in (("representation", "table1_hr", "Table 1 analogue: HR@k"),
+                               ("ranking", "table3_ablation", "Table 3 analogue: integration schemes")):
+        t = ResultTable(name=name, title=title, dataset=DATASET, dataset_hash="fixturehash", split="leave-one-out",
+                        protocol="fixture protocol text", seeds=[0, 1, 2],
+                        deviations=["titles instead of queries"], columns=["variant", "auc", "auc_std", "n"],
+                        rows=[{"variant": "base", "auc": 0.61, "auc_std": 0.01, "n": 100},
+                              {"variant": "+ReaSeq", "auc": 0.64, "auc_std": 0.02, "n": 100}],
+                        notes="fixture", paper_reference={"rows": [{"variant": "base", "auc": 0.7}]})
+        store.write_json(DATASET, stage, f"{name}.json", asdict(t), {"seeds": t.seeds})
+
+
+def pick_users(inter: pd.DataFrame) -> list[str]:
+    n = inter.groupby("user_id").size()
+    return sorted(n[(n >= 10) & (n <= 14)].index)[:N_USERS]
+
+
+def write_gbr(store: ArtifactStore, items: pd.DataFrame, inter: pd.DataFrame, users: list[str]) -> None:
+    cat = items.set_index("item_id")["primary_category"].to_dict()
+    rng = np.random.default_rng(0)
+    loc_rows, fills = [], []
+    for variant in ("TD", "CD", "TDUCD"):
+        for u in users:
+            seq = inter[inter["user_id"] == u].sort_values("position")
+            ids, ts = seq["item_id"].tolist(), seq["timestamp"].tolist()
+            for t in range(len(ids) - 1):
+                gap = (ts[t + 1] - ts[t]) / 86400
+                td, cd = gap > 30, cat[ids[t]] != cat[ids[t + 1]]
+                cand = {"TD": td, "CD": cd, "TDUCD": td or cd}[variant]
+                rank = int(rng.integers(1, 500))
+                flagged = bool(cand and rank > 50)
+                dp = float(rng.normal(0, 0.2)) if flagged else float("nan")
+                role = ("P_L" if dp > 0.1 else "P_U") if flagged else "none"
+                loc_rows.append({"user_id": u, "t": t, "item_from": ids[t], "item_to": ids[t + 1], "ts_from": ts[t],
+                                 "ts_to": ts[t + 1], "gap_days": gap, "cat_from": cat[ids[t]],
+                                 "cat_to": cat[ids[t + 1]], "td": bool(td), "cd": bool(cd), "model_rank": rank,
+                                 "flagged": flagged, "delta_p": dp, "role": role, "variant": variant})
+                if role == "P_U":
+                    ctx = ids[:t + 1] + [None] + ids[t + 1:]
+                    fills.append({"fill_id": f"{variant}-{u}-{t}", "variant": variant, "user_id": u,
+                                  "position": t + 1, "after_item": ids[t], "before_item": ids[t + 1],
+                                  "context_items": ctx})
+    store.write_parquet(DATASET, "gbr", "location.parquet", pd.DataFrame(loc_rows), {"fixture": True})
+    store.write_json(DATASET, "gbr", "location_summary.json",
+                     {v: {"fill_ratio": 0.1, "candidates": {"rule": 10, "model_filter": 5}} for v in ("TD", "CD", "TDUCD")})
+
+    tv = store.read_numpy(DATASET, "representation", "title_vectors.npz")
+    ids, vecs = tv["item_ids"].astype(str), tv["vectors"]
+    pos = {i: k for k, i in enumerate(ids)}
+    fdf = pd.DataFrame(fills)
+    fv = np.stack([vecs[pos[a]] + vecs[pos[b]] for a, b in zip(fdf["after_item"], fdf["before_item"])])
+    fv = (fv / np.linalg.norm(fv, axis=1, keepdims=True)).astype(np.float32)
+    nn = exact_cosine_neighbours(fv, ids, vecs, k=10)
+    fdf["neighbours"] = [json.dumps([{"item_id": i, "similarity": s} for i, s in row]) for row in nn]
+    store.write_parquet(DATASET, "gbr", "fills.parquet", fdf, {"fixture": True})
+    store.write_numpy(DATASET, "gbr", "fill_vectors.npz", {"fill_ids": fdf["fill_id"].to_numpy().astype(str),
+                                                          "vectors": fv, "item_space": np.array("title")})
+
+
+def build_fixture_store(root, beauty, source: ArtifactStore, with_umap: bool = True) -> tuple[ArtifactStore, dict]:
+    """A store at `root` holding the real Beauty data stage (copied from `source`, where `beauty` was
+    ingested) plus contract-shaped fixture artifacts."""
+    from reaseq_core.representation.encoder import encode
+    from reaseq_core.representation.title_vectors import title_text
+
+    src = source.stage_dir(DATASET, "data")
+    store = ArtifactStore(root)
+    shutil.copytree(src, store.stage_dir(DATASET, "data"), dirs_exist_ok=True)
+    items, inter = beauty.items, beauty.interactions
+    users = pick_users(inter)
+    kn_items = write_knowledge(store, items)
+    write_tables(store)
+    user_items = inter.loc[inter["user_id"].isin(users), "item_id"].unique().tolist()
+    extra = items.groupby("primary_category").head(6)["item_id"].tolist()
+    vec_items = list(dict.fromkeys(user_items + kn_items + extra))
+    sub = items.set_index("item_id").loc[vec_items].reset_index()
+    vecs = encode([title_text(r) for r in sub.to_dict("records")], show_progress=False)
+    store.write_numpy(DATASET, "representation", "title_vectors.npz",
+                      {"item_ids": np.array(vec_items).astype(str), "vectors": vecs}, {"fixture": True})
+    write_gbr(store, items, inter, users)
+    if with_umap:
+        build_embedding_projection(store, DATASET)
+    return store, {"users": users, "knowledge_items": kn_items, "vector_items": vec_items}
+
+
+@pytest.fixture(scope="session")
+def app_store(tmp_path_factory, tmp_store, beauty):
+    root = tmp_path_factory.mktemp("app_store")
+    store, info = build_fixture_store(root, beauty, tmp_store)
+    return store, info
+
+
+def test_fixture_artifacts_follow_the_contract(app_store):
+    store, info = app_store
+    assert set(list_tables(store, DATASET)) == {("representation", "table1_hr"), ("ranking", "table3_ablation")}
+    t = read_table(store, DATASET, "ranking", "table3_ablation")
+    assert t.to_frame()["auc_std"].tolist() == [0.01, 0.02]
+    kn = store.read_parquet(DATASET, "knowledge", "item_knowledge.parquet")
+    assert set(kn["setup"]) == {"multi_agent", "single_agent"}
+    assert {"item_id", "setup", "status", "failure_reason", "user_demand", "product_attribute", "grounding_rate",
+            "template_hash", "model", "created"} <= set(kn.columns)
+    loc = store.read_parquet(DATASET, "gbr", "location.parquet")
+    assert set(loc["variant"]) == {"TD", "CD", "TDUCD"} and set(loc["user_id"]) == set(info["users"])
+    fills = store.read_parquet(DATASET, "gbr", "fills.parquet")
+    assert len(fills) > 0 and fills["context_items"].map(lambda c: sum(x is None for x in c)).eq(1).all()
+    umaps = [a.name for a in store.list(DATASET, "gbr") if a.name.startswith("umap_")]
+    assert len(umaps) == 1
