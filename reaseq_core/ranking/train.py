@@ -37,7 +37,14 @@ class TrainConfig:
 
 
 def make_batch(data: CTRData, idx: np.ndarray) -> dict:
-    batch = {"history": torch.from_numpy(data.history[idx]),
+    history = data.history[idx]
+    # histories are right-aligned: drop leading columns that are padding for the whole batch (speed only;
+    # every model masks padding, so the scores do not change)
+    real = history[:, : data.max_len]
+    nonpad_cols = np.flatnonzero(real.any(0))
+    first = int(nonpad_cols[0]) if len(nonpad_cols) else data.max_len - 1
+    history = np.ascontiguousarray(history[:, first:])
+    batch = {"history": torch.from_numpy(history),
              "target": torch.from_numpy(data.target[idx]),
              "label": torch.from_numpy(data.samples["label"].to_numpy()[idx].astype(np.float32))}
     for name, arr in data.sample_features.items():

@@ -1,0 +1,82 @@
+"""The reasoning-enhanced CTR ranker of ReaSeq Sec. 2.2: dual path (Eq. 4), trained with BCE (Eq. 5).
+
+    h_u^b  = ESU(GSU(B_u, target))                   retrieval path (Sec. 2.2.1; GSU = category rule in
+                                                     the Base model, semantic top-N in "Retrieval")
+    h_u^a  = InterestAnchors(B_u, target)            compression path (Sec. 2.2.2), when enabled
+    h_final = [h_u^b, h_u^a];   y_hat = MLP([h_final; x_target; f_u; f^c])          (Eq. 4)
+    L_CTR  = BCE(y, y_hat)                                                            (Eq. 5, in train.py)
+with x_i = [sum_l e_i^(l); f_i] (features.ItemEncoder; "+SID" adds the semantic-ID sum).
+
+The Table 3 / Table 4 variants are configurations of this one model (VARIANTS). During training, x_i is
+computed once per distinct table row of the batch and gathered -- the same dedup idea as the serving path.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .base_gsu_esu import TargetAttentionESU, category_gsu
+from .compression import InterestAnchorCompression
+from .data import PAD
+from .features import ItemEncoder, ItemFeatureTable
+from .retrieval import semantic_gsu_topk
+
+# name -> configuration; "vectors" = item vectors appended to f_i (Table 4 arms)
+VARIANTS = {
+    "Base": dict(gsu="category", compression=False, use_sid=False, vectors=None),
+    "Retrieval": dict(gsu="semantic", compression=False, use_sid=False, vectors=None),
+    "Compression": dict(gsu="category", compression=True, use_sid=False, vectors=None),
+    "Compression+SID": dict(gsu="category", compression=True, use_sid=True, vectors=None),
+    "Retrieval+Compression+SID": dict(gsu="semantic", compression=True, use_sid=True, vectors=None),
+    "Base+title vectors": dict(gsu="category", compression=False, use_sid=False, vectors="title"),
+    "Base+knowledge vectors": dict(gsu="category", compression=False, use_sid=False, vectors="knowledge"),
+}
+
+
+class ReaSeqRanker(nn.Module):
+    def __init__(self, feats: ItemFeatureTable, gsu_vectors: np.ndarray, *, gsu: str = "category",
+                 compression: bool = False, use_sid: bool = False, feature_vectors: np.ndarray | None = None,
+                 gsu_k: int = 10, n_anchors: int = 4, d_model: int = 32, heads: int = 2,
+                 mlp_hidden: tuple[int, ...] = (64, 32), n_user_context: int = 2):
+        super().__init__()
+        if gsu not in ("category", "semantic"):
+            raise ValueError(f"gsu must be 'category' or 'semantic', not {gsu!r}")
+        self.gsu, self.gsu_k = gsu, gsu_k
+        self.encoder = ItemEncoder(feats, vectors=feature_vectors, use_sid=use_sid)
+        if gsu == "category":
+            self.register_buffer("item_category", torch.as_tensor(feats.categorical["primary_category"]))
+        else:
+            v = torch.as_tensor(np.asarray(gsu_vectors, dtype=np.float32))
+            v = v / v.norm(dim=1, keepdim=True).clamp(min=1e-12)       # cosine = dot of unit vectors
+            self.register_buffer("unit_vectors", v)
+        self.esu = TargetAttentionESU(self.encoder.dim, d_model, heads)
+        self.compression = InterestAnchorCompression(self.encoder.dim, d_model, n_anchors, heads) if compression else None
+        in_dim = d_model * (2 if compression else 1) + self.encoder.dim + n_user_context
+        layers, prev = [], in_dim
+        for h in mlp_hidden:
+            layers += [nn.Linear(prev, h), nn.ReLU()]
+            prev = h
+        self.head = nn.Sequential(*layers, nn.Linear(prev, 1))
+
+    def retrieve(self, history: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.gsu == "category":
+            return category_gsu(history, target, self.item_category, self.gsu_k)
+        return semantic_gsu_topk(history, target, self.unit_vectors, self.gsu_k)
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        history, target = batch["history"], batch["target"]
+        gsu_rows, gsu_valid = self.retrieve(history, target)
+        # encode each distinct row of the batch once, then gather
+        wanted = [target, gsu_rows.reshape(-1)] + ([history.reshape(-1)] if self.compression is not None else [])
+        rows, inverse = torch.unique(torch.cat(wanted), return_inverse=True)
+        x = self.encoder(rows)[inverse]
+        b = target.shape[0]
+        x_target = x[:b]
+        x_gsu = x[b: b + gsu_rows.numel()].view(*gsu_rows.shape, -1)
+        parts = [self.esu(x_target, x_gsu, gsu_valid)]                               # h_u^b
+        if self.compression is not None:
+            x_seq = x[b + gsu_rows.numel():].view(*history.shape, -1)
+            parts.append(self.compression(x_target, x_seq, history != PAD))           # h_u^a
+        parts += [x_target, batch["user_context"]]                                     # x_target; f_u; f^c
+        return self.head(torch.cat(parts, -1)).squeeze(-1)
