@@ -72,7 +72,8 @@ def kstore(beauty, tmp_store, tmp_path_factory):
 
 
 def test_perspective_text_is_dimension_plus_keywords():
-    entries = [_entry("Scent Mood", ["fresh", " citrus "], []), _entry("Size", [], []), _entry("Gift Fit", ["gift"], [])]
+    entries = [_entry("Scent Mood", ["fresh", " citrus "], []), _entry("Size", [], []),
+               _entry("Gift Fit", ["gift"], [])]
     assert perspective_text(entries) == "Scent Mood: fresh, citrus; Gift Fit: gift"
 
 

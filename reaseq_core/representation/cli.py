@@ -13,11 +13,11 @@ def small_subset(dataset) -> set[str]:
 
 
 def _build(args) -> int:
-    from .knowledge_vectors import KNOWLEDGE_ARTIFACT, build_knowledge_vectors
+    from .knowledge_vectors import KNOWLEDGE_ARTIFACT, build_knowledge_vectors, dataset_with_clean_text
     from .title_vectors import build_title_vectors
     store = ArtifactStore(args.home)
     ds = load_dataset(args.dataset, store)
-    arrays = build_title_vectors(ds, store)
+    arrays = build_title_vectors(dataset_with_clean_text(ds), store)
     print(f"title vectors: {len(arrays['item_ids']):,} items -> "
           f"{store.path(ds.name, 'representation', 'title_vectors.npz')}")
     if not store.exists(ds.name, "knowledge", KNOWLEDGE_ARTIFACT):

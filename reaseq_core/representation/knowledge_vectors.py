@@ -128,8 +128,28 @@ def knowledge_vectors(texts: KnowledgeTexts, cache: EmbeddingCache | None = None
     return (encode(texts.t_u, cache=cache) + encode(texts.t_p, cache=cache)).astype(np.float32)
 
 
+def clean_item_row(row: dict) -> dict:
+    """An items-table row with missing strings as None ('' for the title): pandas reads them as NaN,
+    which title_text would otherwise print as 'nan'."""
+    row = dict(row)
+    for col in ("title", "brand"):
+        if not isinstance(row.get(col), str):
+            row[col] = "" if col == "title" else None
+    return row
+
+
+def dataset_with_clean_text(dataset):
+    """The dataset with clean_item_row's treatment of missing titles and brands, for build_title_vectors."""
+    import dataclasses
+    items = dataset.items.copy()
+    items["title"] = [t if isinstance(t, str) else "" for t in items["title"]]
+    items["brand"] = pd.Series([b if isinstance(b, str) else None for b in items["brand"]], index=items.index,
+                               dtype=object)
+    return dataclasses.replace(dataset, items=items)
+
+
 def title_makr_text(item_row: dict, t_u: str, t_p: str) -> str:
-    return f"{title_text(item_row)}. User demand: {t_u}. Product attributes: {t_p}"
+    return f"{title_text(clean_item_row(item_row))}. User demand: {t_u}. Product attributes: {t_p}"
 
 
 def title_makr_vectors(items: pd.DataFrame, texts: KnowledgeTexts, cache: EmbeddingCache | None = None) -> np.ndarray:

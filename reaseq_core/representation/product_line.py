@@ -134,7 +134,8 @@ def product_lines(items: pd.DataFrame, threshold: float = DEFAULT_THRESHOLD) -> 
     sizes = pd.Series(list(line_of.values())).value_counts()
     return ProductLines(line_of=line_of, source=source, rule=rule, items=len(line_of),
                         items_with_sibling=int(sizes[sizes >= 2].sum()),
-                        lines_with_2_or_more=int((sizes >= 2).sum()), largest_line=int(sizes.max()) if len(sizes) else 0)
+                        lines_with_2_or_more=int((sizes >= 2).sum()),
+                        largest_line=int(sizes.max()) if len(sizes) else 0)
 
 
 def line_array(item_ids, line_of: dict[str, str]) -> np.ndarray:
