@@ -12,7 +12,7 @@ import streamlit as st  # noqa: E402
 
 from lib import access, charts, ui  # noqa: E402
 from reaseq_core.status import collect_status  # noqa: E402
-from reaseq_core.store import STAGES  # noqa: E402
+from reaseq_core.store import STAGE_COMMANDS, STAGES  # noqa: E402
 
 dataset = ui.page("ReaSeq workbench", "🧭")
 st.caption("Reasoning-enhanced sequential recommendation on public data: multi-agent knowledge, semantic IDs, "
@@ -68,7 +68,13 @@ with h2:
     st.plotly_chart(charts.histogram_from_card(g["histogram"], "gap (days)", "gaps"), key="gaps")
 
 st.subheader("Pipeline stages")
-status = _status(str(access.store().root), dataset)
+try:
+    status = _status(str(access.store().root), dataset)
+except Exception as e:  # a stage's own reporter failed: show the listing without figures, not a traceback
+    st.warning(f"`reaseq status` failed ({type(e).__name__}: {e}); showing the stored artifacts only.")
+    s_ = access.store()
+    status = {stage: {"exists": bool(s_.list(dataset, stage)), "artifacts": s_.list(dataset, stage),
+                      "command": STAGE_COMMANDS[stage].format(dataset=dataset)} for stage in STAGES}
 rows = []
 for stage in STAGES:
     e = status.get(stage, {})

@@ -55,8 +55,8 @@ if idx is not None:
     call = view.iloc[idx]
     st.markdown(f"**Call {call['key'] or ''}** · agent `{call['agent']}` · status **{call['status']}** · "
                 f"{call['latency_s'] or 0:.2f} s · params `{call['params']}`")
-    if call["error"]:
-        st.error(str(call["error"]))
+    if isinstance(call["error"], str) and call["error"]:
+        st.error(call["error"])
     p, r = st.columns(2)
     with p:
         st.markdown("Prompt")

@@ -93,7 +93,9 @@ with right:
             ids, vecs = access.vectors(dataset, space)
             q = z["vectors"][list(z["fill_ids"].astype(str)).index(str(fill_id))]
             mine = exact_cosine_neighbours(q[None, :], ids, vecs, k=len(nn) or 10)[0]
-            same = [i for i, _ in mine] == [n["item_id"] for n in nn]
+            # same items with the same similarities (the order of exact ties may differ between batchings)
+            same = ({i for i, _ in mine} == {n["item_id"] for n in nn} and
+                    np.allclose([s for _, s in mine], [float(n["similarity"]) for n in nn], atol=1e-5))
             st.success(f"Recomputed in the {space} space: the stored list {'matches' if same else 'differs'}.")
             if not same:
                 st.dataframe(pd.DataFrame(mine, columns=["item", "similarity"]), hide_index=True)

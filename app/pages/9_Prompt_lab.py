@@ -40,7 +40,8 @@ def backend_for(kind: str, base_url: str | None, model: str | None, api_key: str
 
 agents = kapi.list_agents()
 a1, a2 = st.columns([1, 2])
-agent = a1.selectbox("Agent", agents, key="agent")
+agent = a1.selectbox("Agent", agents, key="agent",
+                     index=agents.index("item_knowledge") if "item_knowledge" in agents else 0)
 current = kapi.load_template(agent)
 vdir = access.store().stage_dir(dataset, "knowledge") / "prompt_versions" / agent
 versions = {f"shipped template ({sha12(current)})": current}
@@ -75,8 +76,11 @@ run_col, cancel_col, save_col = st.columns([1, 1, 2])
 run = run_col.button("Run on the chosen items", type="primary", key="run", disabled=not chosen)
 cancel = cancel_col.button("Cancel run", key="cancel")
 if save_col.button("Save as new version", key="save", disabled=not changed):
-    h = kapi.save_template_version(dataset, agent, edited)
-    st.success(f"Saved version {h} of `{agent}` (knowledge/prompt_versions/{agent}/{h}.txt).")
+    try:
+        h = kapi.save_template_version(dataset, agent, edited)
+        st.success(f"Saved version {h} of `{agent}` (knowledge/prompt_versions/{agent}/{h}.txt).")
+    except ReaSeqError as e:  # e.g. placeholders changed: the agent could not fill the template
+        st.error(str(e))
 if cancel:
     st.session_state["lab_cancelled"] = True
     st.info("Run cancelled; calls finished before the cancel are kept in the cache.")

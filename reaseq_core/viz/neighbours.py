@@ -37,6 +37,6 @@ def exact_cosine_neighbours(queries: np.ndarray, pool_ids, pool_vectors: np.ndar
             cand = top[r][np.argsort(-sims[r, top[r]], kind="stable")]
             ex = exclude_ids[start + r] if exclude_ids is not None else None
             ex_idx = index.get(str(ex)) if ex is not None else None
-            row = [(pool_ids[j], float(sims[r, j])) for j in cand if j != ex_idx][:k]
+            row = [(str(pool_ids[j]), float(sims[r, j])) for j in cand if j != ex_idx][:k]
             out.append(row)
     return out

@@ -1,0 +1,236 @@
+"""AppTest for every workbench page: its logic on contract-shaped fixture artifacts (about real Beauty items
+and users), one interaction per page, and the missing-artifact state (a message naming the `reaseq`
+command, never a traceback)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from reaseq_core.store import ArtifactStore
+from test_app_fixtures import DATASET, app_store  # noqa: F401  (session fixture)
+
+APP = Path(__file__).resolve().parent.parent / "app"
+PAGES = {p.stem.split("_", 1)[1]: p for p in sorted((APP / "pages").glob("*.py"))}
+
+
+def run_page(name: str, root, session: dict | None = None) -> AppTest:
+    path = APP / "Home.py" if name == "Home" else PAGES[name]
+    at = AppTest.from_file(str(path), default_timeout=120)
+    for k, v in (session or {}).items():
+        at.session_state[k] = v
+    at.run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown/caption/info/warning/error/success text of the run, joined."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader", "title"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+@pytest.fixture()
+def fixture_env(app_store, monkeypatch):  # noqa: F811
+    store, info = app_store
+    monkeypatch.setenv("REASEQ_HOME", str(store.root))
+    return store, info
+
+
+@pytest.fixture(scope="session")
+def data_only_store(tmp_path_factory, app_store):  # noqa: F811
+    """A store holding only the ingested data stage: every other stage is missing."""
+    import shutil
+    store, _ = app_store
+    root = tmp_path_factory.mktemp("data_only")
+    shutil.copytree(store.stage_dir(DATASET, "data"), ArtifactStore(root).stage_dir(DATASET, "data"))
+    return ArtifactStore(root)
+
+
+def frame(df):
+    """The data frame behind an st.dataframe element (Styler-wrapped frames included)."""
+    return df.data if hasattr(df, "data") and not hasattr(df, "columns") else df
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_home_shows_the_dataset_card_and_stage_status(fixture_env):
+    at = run_page("Home", None)
+    no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["users"] == "22,363" and metrics["items"] == "12,101" and metrics["interactions"] == "198,502"
+    assert len(at.get("plotly_chart")) == 3  # category sunburst + two histograms
+    status = at.dataframe[-1].value
+    assert list(status["stage"])[:3] == ["data", "knowledge", "representation"]
+    assert status.set_index("stage").at["data", "produced"] == "✅"
+    assert at.sidebar.selectbox[0].value == DATASET
+
+
+def test_home_without_any_dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("REASEQ_HOME", str(tmp_path))
+    at = run_page("Home", None)
+    no_exception(at)
+    assert "reaseq data ingest --dataset beauty" in texts(at)
+
+
+def test_results_table_chart_and_exports(fixture_env):
+    at = run_page("Results", None)
+    no_exception(at)
+    sb = at.selectbox(key="table")
+    assert len(sb.options) == 2
+    sb.select_index(1).run()
+    no_exception(at)
+    assert "Fixture table B" in texts(at)
+    shown = at.dataframe[0].value
+    assert shown["auc"].tolist() == ["0.6100 ± 0.0100", "0.6400 ± 0.0200"]
+    assert "fixture protocol text" in texts(at) and "titles instead of queries" in texts(at)
+    assert len(at.get("plotly_chart")) == 1
+    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download Markdown (for slides)"]
+
+
+def test_llm_call_log_counts_complete_lines_and_filters_failures(fixture_env):
+    at = run_page("LLM_call_log", None)
+    no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["calls"] == "5" and metrics["failed / invalid"] == "1"  # the partial last line is ignored
+    at.toggle(key="failures_only").set_value(True).run()
+    no_exception(at)
+    assert "1 of 5 calls shown" in texts(at)
+    assert at.dataframe[0].value["status"].tolist() == ["invalid"]
+    assert "not JSON" in texts(at)
+
+
+def test_taxonomies_layers_and_failed_agent(fixture_env):
+    at = run_page("Taxonomies", None)
+    no_exception(at)
+    at.selectbox(key="primary").set_value("Skin Care").run()
+    no_exception(at)
+    body = texts(at)
+    assert "Layer-1 demand dimensions" in body and "item titles (no queries in this dataset)" in body
+    assert "Layer-2 attribute agent failed: invalid JSON after 2 retries" in body
+    l2 = frame(at.dataframe[0].value)
+    assert l2["rationale"].tolist() == ["inherited", "adapted", "new"]
+
+
+def test_item_knowledge_search_and_ungrounded_evidence(fixture_env):
+    store, info = fixture_env
+    at = run_page("Item_knowledge", None)
+    no_exception(at)
+    assert f"{len(info['knowledge_items'])} items match" in texts(at)
+    first = store.read_parquet(DATASET, "data", "items.parquet").set_index("item_id").at[info["knowledge_items"][0],
+                                                                                         "title"]
+    at.text_input(key="search").input(first[:25]).run()
+    no_exception(at)
+    assert "1 items match" in texts(at) or "items match" in texts(at)
+    assert at.dataframe[0].value["item_id"].iloc[0] == info["knowledge_items"][0]
+    assert ":red-background[" in texts(at)  # the fixture's ungrounded 'Longevity' evidence is highlighted
+
+
+def test_single_vs_multi_agent_side_by_side(fixture_env):
+    store, info = fixture_env
+    at = run_page("Single_vs_multi_agent", None)
+    no_exception(at)
+    summary = frame(at.dataframe[0].value).set_index("setup")
+    assert summary.at["multi_agent", "items"] == 8 and summary.at["single_agent", "items"] == 8
+    assert summary.at["multi_agent", "user_entries"] == 2.0 and summary.at["single_agent", "user_entries"] < 1.0
+    sb = at.selectbox(key="item")
+    sb.set_value(info["knowledge_items"][1]).run()
+    no_exception(at)
+    single, multi = at.dataframe[1].value, at.dataframe[2].value
+    assert list(single.columns) == ["shared dimension", "product-side knowledge", "user-side knowledge"]
+    assert list(multi.columns)[0] == "product-side dimension" and len(multi) == 2
+
+
+def test_behaviour_gaps_timeline_for_a_user(fixture_env):
+    store, info = fixture_env
+    at = run_page("Behaviour_gaps", None)
+    no_exception(at)
+    at.radio(key="variant").set_value("CD").run()
+    no_exception(at)
+    loc = store.read_parquet(DATASET, "gbr", "location.parquet")
+    user = at.selectbox(key="user").value
+    mine = loc[(loc["variant"] == "CD") & (loc["user_id"] == user)]
+    metrics = {m.label: int(m.value) for m in at.metric}
+    assert metrics["events"] == len(mine) + 1
+    assert metrics["CD gaps"] == int(mine["cd"].sum()) and metrics["flagged"] == int(mine["flagged"].sum())
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_gbr_fills_browse_by_user_and_recompute_neighbours(fixture_env):
+    at = run_page("GBR_fills", None)
+    no_exception(at)
+    at.radio(key="mode").set_value("user").run()
+    no_exception(at)
+    assert "Context of the fill" in texts(at)
+    ctx, nn = frame(at.dataframe[0].value), at.dataframe[1].value
+    assert (ctx["item"] == "[FILL]").sum() == 1
+    assert len(nn) == 10 and nn["similarity"].is_monotonic_decreasing
+    at.button(key="recompute").click().run()
+    no_exception(at)
+    assert "the stored list matches" in texts(at)
+
+
+def test_embeddings_states_the_point_count_and_neighbours(fixture_env):
+    store, info = fixture_env
+    at = run_page("Embeddings", None)
+    no_exception(at)
+    n_items, n_fills = len(info["vector_items"]), len(store.read_parquet(DATASET, "gbr", "fills.parquet"))
+    assert f"Showing all {n_items + n_fills:,} points: {n_items:,} real item tokens and {n_fills:,} [FILL]" in texts(at)
+    nn = at.dataframe[-1].value
+    assert len(nn) == 10 and nn["cosine"].is_monotonic_decreasing
+    at.radio(key="scope").set_value("one user").run()
+    no_exception(at)
+    assert "at their coordinates in the projection" in texts(at)
+
+
+def test_prompt_lab_runs_edited_and_saved_templates_and_saves_a_version(fixture_env):
+    """Plumbing only: the backend is the project's FakeBackendForTests (scripted JSON, not knowledge)."""
+    from reaseq_core.llm.fake import FakeBackendForTests
+    store, info = fixture_env
+
+    def reply(messages, schema):
+        entry = {"dimension": "Finish", "analysis": "a matte finish", "keywords": ["matte", "finish", "face"],
+                 "evidence": ["title"]}
+        return json.dumps({"user_demand": [entry], "product_attribute": [dict(entry, dimension="Form")]})
+
+    fake = FakeBackendForTests(reply)
+    at = run_page("Prompt_lab", None, {"backend_for_tests": fake})
+    no_exception(at)
+    at.selectbox(key="agent").set_value("single_agent").run()
+    area = at.text_area[0]
+    area.input(area.value + "\nBe concise.").run()
+    assert "**changed** from the saved version" in texts(at)
+    at.multiselect(key="items").set_value([info["knowledge_items"][0]]).run()
+    at.button(key="run").click().run()
+    no_exception(at)
+    assert len(fake.calls) == 2  # the edited and the saved template, one item each
+    assert "Outputs: edited" in texts(at)
+    codes = [c.value for c in at.code]
+    assert any("matte finish" in c for c in codes) and any(c == "(no difference)" for c in codes)
+    at.button(key="save").click().run()
+    no_exception(at)
+    saved = list((store.stage_dir(DATASET, "knowledge") / "prompt_versions" / "single_agent").glob("*.txt"))
+    assert len(saved) == 1 and saved[0].read_text().endswith("Be concise.")
+    assert saved[0].stem in texts(at)
+
+
+@pytest.mark.parametrize("page,command", [
+    ("Results", "reaseq rank ablation --dataset beauty"),
+    ("LLM_call_log", "reaseq knowledge build --dataset beauty"),
+    ("Taxonomies", "reaseq knowledge build --dataset beauty"),
+    ("Item_knowledge", "reaseq knowledge build --dataset beauty"),
+    ("Single_vs_multi_agent", "reaseq knowledge build --dataset beauty"),
+    ("Behaviour_gaps", "reaseq gbr run --dataset beauty"),
+    ("GBR_fills", "reaseq gbr run --dataset beauty"),
+    ("Embeddings", "reaseq app --build-umap --dataset beauty"),
+])
+def test_missing_artifacts_name_the_command(page, command, data_only_store, monkeypatch):
+    monkeypatch.setenv("REASEQ_HOME", str(data_only_store.root))
+    at = run_page(page, None)
+    no_exception(at)
+    assert command in texts(at)
