@@ -42,6 +42,8 @@ def parse_entries(raw, where: str, row: int, field_name: str) -> list[dict]:
         return []
     try:
         entries = json.loads(raw, strict=False) if isinstance(raw, str) else raw
+        if isinstance(entries, np.ndarray):     # a parquet list column rather than JSON text
+            entries = entries.tolist()
     except json.JSONDecodeError as e:
         raise DataError(where, f"not valid JSON ({e.msg} at char {e.pos})", row=row, field=field_name) from None
     if not isinstance(entries, list):
