@@ -1,0 +1,140 @@
+"""The knowledge agents of paper section 2.1.1 (appendix B, Prompt Templates 1-4) and the single-agent
+baseline. Each agent fills its template, asks the backend for schema-constrained JSON through the call
+cache, validates the answer, and returns a plain dict in the shape of the artifact contract.
+
+Layer 1  taxonomy_agent(perspective="demand" | "attribute")      per primary category
+Layer 2  refinement_agent(perspective)                            per subcategory
+Layer 3  item_knowledge_agent                                     per item, both perspectives in one answer
+baseline single_agent                                             per item, no taxonomy
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..llm.backend import LLMBackend
+from ..llm.cache import CallCache
+from ..llm.structured import call_structured
+from . import inputs, schemas
+from .grounding import ground_knowledge
+from .templates import load_template, render
+
+MAX_TOKENS = {"demand_taxonomy": 450, "attribute_taxonomy": 450, "dimension_refinement": 650,
+              "item_knowledge": 900, "single_agent": 800}
+
+PERSPECTIVE = {
+    "demand": {"name": "user demand orientation",
+               "focus": "user needs and motivations - why users seek items",
+               "evidence": "demand patterns (what its product titles and user expressions say users want)",
+               "mapped": "user expressions or needs"},
+    "attribute": {"name": "product attribute orientation",
+                  "focus": "intrinsic product properties - what items inherently are",
+                  "evidence": "unique attributes (the fields and title terms of its items)",
+                  "mapped": "item attributes or fields"},
+}
+
+
+@dataclass
+class AgentContext:
+    backend: LLMBackend
+    cache: CallCache
+    max_attempts: int = 3
+    use_grammar: bool = True
+    templates: dict[str, str] = field(default_factory=dict)   # agent -> template text (prompt-lab overrides)
+
+    def template(self, agent: str) -> str:
+        if agent not in self.templates:
+            self.templates[agent] = load_template(agent)
+        return self.templates[agent]
+
+
+def _messages(prompt: str) -> list[dict]:
+    return [{"role": "user", "content": prompt}]
+
+
+def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> dict:
+    """Layer 1: the category's demand (Prompt 1) or attribute (Prompt 2) taxonomy."""
+    agent = "demand_taxonomy" if perspective == "demand" else "attribute_taxonomy"
+    if perspective == "demand":
+        kind, lines = inputs.demand_inputs(ds, category)
+        prompt = render(agent, ctx.template(agent), category=category, input_kind_text=inputs.KIND_TEXT[kind],
+                        expressions="\n".join(f"- {x}" for x in lines))
+    else:
+        kind, lines = inputs.attribute_inputs(ds, category)
+        prompt = render(agent, ctx.template(agent), category=category, input_kind_text=inputs.KIND_TEXT[kind],
+                        attributes="\n".join(f"- {x}" for x in lines))
+    res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=category, messages=_messages(prompt),
+                          schema_model=schemas.TaxonomyAnswer, json_schema=schemas.taxonomy_schema(),
+                          max_tokens=MAX_TOKENS[agent], max_attempts=ctx.max_attempts,
+                          check=schemas.check_taxonomy, use_grammar=ctx.use_grammar)
+    out = {"dimensions": [], "reasoning": "", "decisions": [], "input_kind": kind, "inputs_sample": lines[:60],
+           "status": "ok" if res.ok else "failed", "error": res.error, "attempts": res.attempts}
+    if res.ok:
+        v = res.value
+        out.update(dimensions=[d.strip() for d in v.dimensions], reasoning=v.analysis, decisions=v.decisions)
+    return out
+
+
+def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, perspective: str,
+                     parent_dimensions: list[str]) -> dict:
+    """Layer 2 (Prompt 3): the parent taxonomy refined for one subcategory, with its reasoning trace."""
+    agent = "dimension_refinement"
+    p = PERSPECTIVE[perspective]
+    samples = inputs.subcategory_samples(ds, category, subcategory, perspective)
+    prompt = render(agent, ctx.template(agent), perspective_name=p["name"], perspective_focus=p["focus"],
+                    evidence_name=p["evidence"], mapped_name=p["mapped"], category=category,
+                    parent_dimensions=", ".join(parent_dimensions), subcategory=subcategory,
+                    samples="\n".join(f"- {s}" for s in samples))
+    res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=f"{category} > {subcategory} [{perspective}]",
+                          messages=_messages(prompt), schema_model=schemas.RefinementAnswer,
+                          json_schema=schemas.refinement_schema(), max_tokens=MAX_TOKENS[agent],
+                          max_attempts=ctx.max_attempts, check=schemas.check_refinement, use_grammar=ctx.use_grammar)
+    out = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "ok" if res.ok else "failed",
+           "error": res.error, "attempts": res.attempts, "inputs_sample": samples}
+    if res.ok:
+        v = res.value
+        out.update(reasoning_trace=v.reasoning_trace, final=[d.label.strip() for d in v.dimensions],
+                   dimensions=[{"label": d.label.strip(), "rationale": d.rationale, "justification": d.justification,
+                                "mapped": d.mapped} for d in v.dimensions])
+    return out
+
+
+def _knowledge_row(res, fields: dict) -> dict:
+    row = {"status": "ok" if res.ok else "failed", "failure_reason": None if res.ok else res.error,
+           "user_demand": [], "product_attribute": [], "grounding_rate": float("nan"), "attempts": res.attempts,
+           "latency_s": round(res.latency_s, 3), "completion_tokens": res.completion_tokens,
+           "live_calls": res.live_calls, "raw": res.raw}
+    if res.ok:
+        knowledge = {p: [e.model_dump() for e in getattr(res.value, p)] for p in ("user_demand", "product_attribute")}
+        grounded, rate = ground_knowledge(knowledge, fields)
+        row.update(user_demand=grounded["user_demand"], product_attribute=grounded["product_attribute"],
+                   grounding_rate=rate)
+    return row
+
+
+def item_knowledge_agent(ctx: AgentContext, item: dict, category_context: str, demand_dims: list[str],
+                         attribute_dims: list[str], field_names: str) -> dict:
+    """Layer 3 (Prompt 4): evidence-grounded knowledge for one item along its subcategory's dimensions.
+    The prompt lists instructions and dimensions first and the item last (prefix reuse across items)."""
+    agent = "item_knowledge"
+    fields = inputs.item_fields(item)
+    prompt = render(agent, ctx.template(agent), field_names=field_names, category_path=category_context,
+                    demand_dimensions=", ".join(demand_dims), attribute_dimensions=", ".join(attribute_dims),
+                    item=inputs.render_item(fields))
+    res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=str(item["item_id"]), messages=_messages(prompt),
+                          schema_model=schemas.ItemKnowledgeAnswer,
+                          json_schema=schemas.knowledge_schema(demand_dims, attribute_dims),
+                          max_tokens=MAX_TOKENS[agent], max_attempts=ctx.max_attempts,
+                          check=schemas.make_knowledge_check(demand_dims, attribute_dims), use_grammar=ctx.use_grammar)
+    return _knowledge_row(res, fields)
+
+
+def single_agent(ctx: AgentContext, item: dict, field_names: str) -> dict:
+    """Baseline: one prompt, the item in, knowledge out, no taxonomy (the paper's Figure 7 foil)."""
+    agent = "single_agent"
+    fields = inputs.item_fields(item)
+    prompt = render(agent, ctx.template(agent), field_names=field_names, item=inputs.render_item(fields))
+    res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=str(item["item_id"]), messages=_messages(prompt),
+                          schema_model=schemas.ItemKnowledgeAnswer, json_schema=schemas.single_agent_schema(),
+                          max_tokens=MAX_TOKENS[agent], max_attempts=ctx.max_attempts,
+                          check=schemas.check_single_agent, use_grammar=ctx.use_grammar)
+    return _knowledge_row(res, fields)

@@ -1,0 +1,100 @@
+"""`reaseq knowledge ...`: build multi-agent knowledge (paper 2.1.1), inspect it, read the call log.
+
+    reaseq knowledge build --dataset beauty --category Fragrance --then-category "Bath & Body" \
+        --single-agent-limit 100                      resumable; safe to kill at any moment
+    reaseq knowledge show --dataset beauty --item B000...   one item's knowledge, both setups
+    reaseq knowledge calls --dataset beauty --tail 3        the last calls of the call log
+"""
+from __future__ import annotations
+
+import json
+
+from ..errors import ReaSeqError
+from ..store import ArtifactStore
+
+
+def _build(args) -> int:
+    from ..data import load_dataset
+    from ..llm.factory import make_backend
+    from .pipeline import BuildConfig, build_knowledge
+    store = ArtifactStore(args.home)
+    ds = load_dataset(args.dataset, store)
+    cats = list(dict.fromkeys((args.category or []) + (args.then_category or [])))
+    ids = [i.strip() for i in args.items.split(",") if i.strip()] if args.items else None
+    if ids and not cats:
+        cats = sorted(set(ds.items.loc[ds.items["item_id"].isin(ids), "primary_category"].dropna()))
+    if not cats:
+        raise ReaSeqError("choose what to build: --category NAME (repeatable) and/or --items ID,ID")
+    backend = make_backend(args.backend, base_url=args.base_url, model=args.model, api_key=args.api_key,
+                           n_threads=args.n_threads, max_concurrency=args.concurrency)
+    cfg = BuildConfig(categories=cats, item_ids=ids, limit=args.limit, single_agent_limit=args.single_agent_limit,
+                      single_agent_every=args.single_agent_every, write_every=args.write_every,
+                      max_attempts=args.max_attempts, use_grammar=not args.no_grammar)
+    out = build_knowledge(ds, store, backend, cfg, progress=not args.no_progress)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _show(args) -> int:
+    store = ArtifactStore(args.home)
+    df = store.read_parquet(args.dataset, "knowledge", "item_knowledge.parquet")
+    rows = df[df["item_id"] == args.item]
+    if rows.empty:
+        raise ReaSeqError(f"no knowledge for item '{args.item}' in dataset '{args.dataset}'")
+    for r in rows.to_dict("records"):
+        print(f"== {r['item_id']} [{r['setup']}] status={r['status']} grounding={r['grounding_rate']}")
+        if r["failure_reason"]:
+            print(f"   failed: {r['failure_reason']}")
+        for persp in ("user_demand", "product_attribute"):
+            for e in json.loads(r[persp] or "[]"):
+                mark = "" if e.get("grounded") else "  [UNSUPPORTED: " + e.get("grounding_note", "") + "]"
+                print(f"   {persp[:4]} {e['dimension']:<16} {e['analysis']} | {', '.join(e['keywords'])} "
+                      f"| evidence: {e['evidence']}{mark}")
+    return 0
+
+
+def _calls(args) -> int:
+    from ..llm.cache import read_call_log
+    store = ArtifactStore(args.home)
+    for r in read_call_log(store.path(args.dataset, "knowledge", "llm_calls.jsonl"), limit=args.tail):
+        print(f"--- {r['created']} {r['agent']} {r.get('subject')} attempt={r.get('attempt')} status={r['status']} "
+              f"{r['prompt_tokens']}+{r['completion_tokens']} tok {r['latency_s']} s")
+        if args.prompts:
+            print(r["prompt"])
+        print(r["response"][:2000])
+        if r.get("error"):
+            print(f"error: {r['error']}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("knowledge", help="multi-agent knowledge reasoning (paper 2.1.1)")
+    s = p.add_subparsers(dest="knowledge_command", metavar="SUBCOMMAND", required=True)
+    b = s.add_parser("build", help="Layer 1-3 knowledge (+ single-agent baseline) for selected items; resumable")
+    b.add_argument("--dataset", required=True)
+    b.add_argument("--category", action="append", help="primary category (repeatable)")
+    b.add_argument("--then-category", action="append", help="further categories, processed after --category")
+    b.add_argument("--items", default=None, help="comma-separated item ids (restricts the selection)")
+    b.add_argument("--limit", type=int, default=None, help="at most this many items per category")
+    b.add_argument("--single-agent-limit", type=int, default=0, help="items that also get the single-agent baseline")
+    b.add_argument("--single-agent-every", type=int, default=4, help="every k-th item gets the baseline")
+    b.add_argument("--backend", default="embedded", choices=["embedded", "openai"])
+    b.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (backend openai)")
+    b.add_argument("--model", default=None, help="served model name (openai) or a .gguf path (embedded)")
+    b.add_argument("--api-key", default=None)
+    b.add_argument("--concurrency", type=int, default=1, help="requests in flight (openai backend)")
+    b.add_argument("--n-threads", type=int, default=2, help="CPU threads of the embedded model")
+    b.add_argument("--write-every", type=int, default=10, help="rewrite the artifacts every N items")
+    b.add_argument("--max-attempts", type=int, default=3, help="attempts per agent call before the item fails")
+    b.add_argument("--no-grammar", action="store_true", help="do not send JSON schemas (prompt-only JSON)")
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(func=_build)
+    sh = s.add_parser("show", help="one item's knowledge")
+    sh.add_argument("--dataset", required=True)
+    sh.add_argument("--item", required=True)
+    sh.set_defaults(func=_show)
+    c = s.add_parser("calls", help="the last calls of the LLM call log")
+    c.add_argument("--dataset", required=True)
+    c.add_argument("--tail", type=int, default=5)
+    c.add_argument("--prompts", action="store_true", help="print the prompts too")
+    c.set_defaults(func=_calls)

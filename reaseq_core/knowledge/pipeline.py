@@ -1,0 +1,252 @@
+"""`reaseq knowledge build`: the three agent layers over a selection of items, resumable and safe to kill.
+
+Order of work per primary category: Layer 1 (demand and attribute taxonomies), Layer 2 for every
+subcategory that has selected items, then Layer 3 item by item, grouped by subcategory so consecutive
+prompts share their prefix (instructions + that subcategory's dimensions). The single-agent baseline runs
+on every k-th item, batched after each chunk of multi-agent items so the two templates do not evict each
+other's prefix from llama.cpp's KV cache on every item.
+
+Every LLM call goes through the call cache (knowledge/llm_calls.jsonl), so a re-run replays finished
+calls without the model and resumes at the first missing one. `item_knowledge.parquet`, `taxonomy.json`
+and `knowledge_summary.json` are rewritten atomically every `write_every` items and at the end; rows of
+items outside this run are kept.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+from tqdm import tqdm
+
+from ..errors import ReaSeqError
+from ..llm.cache import CallCache
+from ..store import ArtifactStore
+from . import agents, inputs
+from .templates import AGENTS, template_hash
+
+STAGE = "knowledge"
+CALLS = "llm_calls.jsonl"
+ITEMS = "item_knowledge.parquet"
+TAXONOMY = "taxonomy.json"
+SUMMARY = "knowledge_summary.json"
+ROW_COLUMNS = ["item_id", "setup", "status", "failure_reason", "user_demand", "product_attribute", "grounding_rate",
+               "template_hash", "model", "created", "primary_category", "sub_category", "dimensions_demand",
+               "dimensions_attribute", "attempts", "latency_s", "completion_tokens", "backend"]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class BuildConfig:
+    categories: list[str] = field(default_factory=list)
+    item_ids: list[str] | None = None
+    limit: int | None = None                 # multi-agent items per category
+    single_agent_limit: int = 0              # total single-agent items in this run
+    single_agent_every: int = 4              # every k-th selected item also gets the single-agent baseline
+    write_every: int = 10
+    max_attempts: int = 3
+    use_grammar: bool = True
+
+
+def call_cache(store: ArtifactStore, dataset: str) -> CallCache:
+    return CallCache(store.path(dataset, STAGE, CALLS))
+
+
+def _load_rows(store: ArtifactStore, dataset: str) -> dict[tuple[str, str], dict]:
+    if not store.exists(dataset, STAGE, ITEMS):
+        return {}
+    df = store.read_parquet(dataset, STAGE, ITEMS)
+    return {(r["item_id"], r["setup"]): r for r in df.to_dict("records")}
+
+
+def _load_taxonomy(store: ArtifactStore, dataset: str) -> dict:
+    if not store.exists(dataset, STAGE, TAXONOMY):
+        return {"categories": {}}
+    return store.read_json(dataset, STAGE, TAXONOMY)
+
+
+class KnowledgeBuild:
+    def __init__(self, ds, store: ArtifactStore, backend, config: BuildConfig, *, progress: bool = True,
+                 should_stop: Callable[[], bool] | None = None, on_item: Callable[[int, int], None] | None = None):
+        self.ds = inputs.without_constant_attributes(ds)
+        self.store, self.backend, self.cfg = store, backend, config
+        self.cache = call_cache(store, ds.name)
+        self.ctx = agents.AgentContext(backend, self.cache, max_attempts=config.max_attempts,
+                                       use_grammar=config.use_grammar)
+        self.template_hashes = {a: template_hash(self.ctx.template(a)) for a in AGENTS}
+        self.rows = _load_rows(store, ds.name)
+        self.taxonomy = _load_taxonomy(store, ds.name)
+        self.progress, self.should_stop, self.on_item = progress, should_stop or (lambda: False), on_item
+        self.live_items = 0
+        self.live_seconds = 0.0
+        self.started = time.perf_counter()
+        self.stopped = False
+
+    # ---- selection -------------------------------------------------------------------------------
+    def selection(self, category: str) -> pd.DataFrame:
+        items = inputs.category_items(self.ds, category)
+        if self.cfg.item_ids is not None:
+            items = items[items["item_id"].isin(set(self.cfg.item_ids))]
+        items = items.assign(_sub=items.apply(lambda r: inputs.subcategory_of(r, category), axis=1))
+        # biggest subcategories first; items grouped by subcategory for prefix reuse; stable by id
+        order = items["_sub"].value_counts()
+        items = items.assign(_o=items["_sub"].map(lambda s: -order[s])).sort_values(["_o", "_sub", "item_id"])
+        if self.cfg.limit is not None:
+            items = items.head(self.cfg.limit)
+        return items.drop(columns="_o")
+
+    # ---- artifacts -------------------------------------------------------------------------------
+    def provenance(self) -> dict:
+        return {"templates": self.template_hashes, "model": self.model_info(),
+                "config": {k: v for k, v in self.cfg.__dict__.items()}}
+
+    def model_info(self) -> dict:
+        return {"backend": self.backend.name, "model": self.backend.model, "model_hash": self.backend.model_hash}
+
+    def write(self) -> None:
+        df = pd.DataFrame(list(self.rows.values()))
+        for c in ROW_COLUMNS:
+            if c not in df.columns:
+                df[c] = None
+        df = df[ROW_COLUMNS].sort_values(["setup", "primary_category", "item_id"]).reset_index(drop=True)
+        prov = self.provenance()
+        self.store.write_parquet(self.ds.name, STAGE, ITEMS, df, prov)
+        self.taxonomy["templates"] = self.template_hashes
+        self.taxonomy["model"] = self.model_info()
+        self.store.write_json(self.ds.name, STAGE, TAXONOMY, self.taxonomy, prov)
+        from .summary import knowledge_summary
+        totals = self.ds.items["primary_category"].value_counts().to_dict()
+        self.store.write_json(self.ds.name, STAGE, SUMMARY, knowledge_summary(df, self.cache.path, totals), prov)
+
+    # ---- layers ----------------------------------------------------------------------------------
+    def category_taxonomy(self, category: str) -> dict:
+        cat = self.taxonomy["categories"].setdefault(category, {"subcategories": {}})
+        for persp in ("demand", "attribute"):
+            cat[persp] = agents.taxonomy_agent(self.ctx, self.ds, category, persp)
+        return cat
+
+    def subcategory_taxonomy(self, category: str, subcategory: str) -> dict:
+        cat = self.taxonomy["categories"][category]
+        sub = {}
+        for persp in ("demand", "attribute"):
+            parent = cat[persp]
+            if parent["status"] != "ok":
+                sub[persp] = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "failed",
+                              "error": f"parent {persp} taxonomy failed: {parent['error']}"}
+                continue
+            sub[persp] = agents.refinement_agent(self.ctx, self.ds, category, subcategory, persp, parent["dimensions"])
+        cat["subcategories"][subcategory] = sub
+        return sub
+
+    def _row(self, item: dict, setup: str, category: str, subcategory: str, result: dict,
+             dims: tuple[list[str], list[str]], template: str) -> dict:
+        return {"item_id": str(item["item_id"]), "setup": setup, "status": result["status"],
+                "failure_reason": result["failure_reason"],
+                "user_demand": json.dumps(result["user_demand"], ensure_ascii=False),
+                "product_attribute": json.dumps(result["product_attribute"], ensure_ascii=False),
+                "grounding_rate": result["grounding_rate"], "template_hash": self.template_hashes[template],
+                "model": self.backend.model, "created": _now(), "primary_category": category,
+                "sub_category": subcategory, "dimensions_demand": json.dumps(dims[0]),
+                "dimensions_attribute": json.dumps(dims[1]), "attempts": result["attempts"],
+                "latency_s": result["latency_s"], "completion_tokens": result["completion_tokens"],
+                "backend": self.backend.name}
+
+    def _failed(self, reason: str) -> dict:
+        return {"status": "failed", "failure_reason": reason, "user_demand": [], "product_attribute": [],
+                "grounding_rate": float("nan"), "attempts": 0, "latency_s": 0.0, "completion_tokens": 0,
+                "live_calls": 0}
+
+    # ---- the run ---------------------------------------------------------------------------------
+    def run(self) -> dict:
+        known = set(self.ds.items["primary_category"].dropna())
+        for c in self.cfg.categories:
+            if c not in known:
+                raise ReaSeqError(f"dataset '{self.ds.name}': no primary category '{c}' "
+                                  f"(categories: {', '.join(sorted(known))})")
+        selections = {c: self.selection(c) for c in self.cfg.categories}
+        total = sum(len(s) for s in selections.values())
+        sa_left = self.cfg.single_agent_limit
+        fnames = inputs.field_names(self.ds.items)
+        bar = tqdm(total=total, desc="knowledge", unit="item", disable=not self.progress, dynamic_ncols=True)
+        done = 0
+        try:
+            for category, sel in selections.items():
+                if not len(sel):
+                    continue
+                bar.set_description(f"{category}: taxonomy")
+                self.category_taxonomy(category)
+                self.write()
+                subs = {}
+                for sub in dict.fromkeys(sel["_sub"]):
+                    bar.set_description(f"{category}: refine {sub[:20]}")
+                    subs[sub] = self.subcategory_taxonomy(category, sub)
+                self.write()
+                chunk_sa: list[tuple[dict, str]] = []
+                for k, item in enumerate(sel.to_dict("records")):
+                    if self.should_stop():
+                        self.stopped = True
+                        break
+                    sub = item["_sub"]
+                    st = subs[sub]
+                    dd, ad = st["demand"].get("final", []), st["attribute"].get("final", [])
+                    bar.set_description(f"{category}: {sub[:20]}")
+                    if st["demand"]["status"] != "ok" or st["attribute"]["status"] != "ok":
+                        why = "; ".join(f"{p} taxonomy for '{sub}' failed: {st[p]['error']}"
+                                        for p in ("demand", "attribute") if st[p]["status"] != "ok")
+                        result = self._failed(why)
+                    else:
+                        result = agents.item_knowledge_agent(self.ctx, item, f"{category} > {sub}", dd, ad, fnames)
+                    self.rows[(str(item["item_id"]), "multi_agent")] = self._row(
+                        item, "multi_agent", category, sub, result, (dd, ad), "item_knowledge")
+                    self._account(result)
+                    if sa_left > 0 and k % max(1, self.cfg.single_agent_every) == 0:
+                        chunk_sa.append((item, sub))
+                        sa_left -= 1
+                    done += 1
+                    bar.update(1)
+                    self._postfix(bar, total - done)
+                    if self.on_item:
+                        self.on_item(done, total)
+                    if done % self.cfg.write_every == 0:
+                        self._run_single_agent(chunk_sa, category, fnames)
+                        chunk_sa = []
+                        self.write()
+                self._run_single_agent(chunk_sa, category, fnames)
+                self.write()
+                if self.stopped:
+                    break
+        finally:
+            bar.close()
+        self.write()
+        return {"items_selected": total, "items_processed": done, "stopped": self.stopped,
+                "live_items": self.live_items, "live_seconds": round(self.live_seconds, 1),
+                "cache_hits": self.cache.hits, "cache_misses": self.cache.misses,
+                "items_per_hour_live": round(3600 * self.live_items / self.live_seconds, 1) if self.live_seconds else None}
+
+    def _run_single_agent(self, chunk: list[tuple[dict, str]], category: str, fnames: str) -> None:
+        for item, sub in chunk:
+            result = agents.single_agent(self.ctx, item, fnames)
+            self.rows[(str(item["item_id"]), "single_agent")] = self._row(
+                item, "single_agent", category, sub, result, ([], []), "single_agent")
+
+    def _account(self, result: dict) -> None:
+        if result.get("live_calls"):
+            self.live_items += 1
+            self.live_seconds += result["latency_s"]
+
+    def _postfix(self, bar, remaining: int) -> None:
+        if self.live_seconds > 0:
+            rate = 3600 * self.live_items / self.live_seconds
+            eta_h = remaining / rate if rate else math.inf
+            bar.set_postfix_str(f"{rate:.0f} items/h, ETA {eta_h:.1f} h, cache hits {self.cache.hits}")
+
+
+def build_knowledge(ds, store: ArtifactStore, backend, config: BuildConfig, **kw) -> dict:
+    return KnowledgeBuild(ds, store, backend, config, **kw).run()
