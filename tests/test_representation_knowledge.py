@@ -194,3 +194,21 @@ def test_hr_users_rule_by_hand():
     assert users == ["u1", "u3"] and [h.tolist() for h in hists] == [[0], [0, 1]] and targets.tolist() == [1, 1]
     assert counts == {"users_total": 4, "target_in_pool": 3, "users": 2, "history_all_in_pool": 1,
                       "target_repeats_history_item": 1}
+
+
+def test_catalogue_hr_matches_a_brute_force_numpy_ranking(beauty, kstore, tables):
+    """The faiss path against an independent argsort over all cosine similarities (Fragrance pool)."""
+    from reaseq_core.representation.tables import title_vectors_for
+    out, fragrance = tables
+    ids = sorted(fragrance)
+    v = rm.normalise(title_vectors_for(beauty, kstore, ids))
+    users, hists, targets, _ = hr_users(beauty.sequences(), ids)
+    ks = np.array([30, 50, 100, 200])
+    hits = np.zeros((len(users), len(ks)), bool)
+    for u, (hist, y) in enumerate(zip(hists, targets)):
+        sims = v[hist] @ v.T
+        sims[np.arange(len(hist)), hist] = -np.inf             # a history item is not its own neighbour
+        rank = np.where(np.argsort(-sims, axis=1, kind="stable") == y)[1].min()
+        hits[u] = rank < ks
+    row = out["table1"].rows[0]
+    assert [row[f"HR@{k}"] for k in ks] == pytest.approx(list(100 * hits.mean(axis=0)), abs=1e-3)
