@@ -67,8 +67,9 @@ def item_fields(row) -> dict:
 
 
 def render_item(fields: dict) -> str:
-    # JSON keeps quotes and newlines inside the item escaped: item text cannot pose as prompt structure.
-    return json.dumps(fields, ensure_ascii=False, indent=1)
+    # JSON keeps quotes inside the item escaped, and escaping "<" keeps a tag in a title (say "</item>") from
+    # closing the item block: item text cannot pose as prompt structure. (">" stays: category paths use it.)
+    return json.dumps(fields, ensure_ascii=False, indent=1).replace("<", "\\u003c")
 
 
 def field_names(items: pd.DataFrame) -> str:
