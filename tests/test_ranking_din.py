@@ -102,7 +102,8 @@ def test_din_real_short_run_beats_random():
     try:
         ids, vecs = load_title_vectors("beauty")
     except MissingArtifact:
-        z = build_title_vectors(ds)
+        from reaseq_core.representation.knowledge_vectors import dataset_with_clean_text
+        z = build_title_vectors(dataset_with_clean_text(ds))
         ids, vecs = z["item_ids"], z["vectors"]
     r = run_din_experiment(ds, ids, vecs, seeds=(0,), small=True, show_progress=False)
     n_test = r["protocol"]["n_test"]

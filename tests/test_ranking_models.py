@@ -125,3 +125,16 @@ def test_esu_dedup_gather_equals_naive_per_candidate():
     assert naive.shape == (len(candidates), 16)
     torch.testing.assert_close(dedup, naive, rtol=1e-5, atol=1e-6)
     assert len(torch.unique(rows)) < rows.numel()          # the test really exercises overlap
+
+
+def test_precomputed_gsu_gives_the_same_scores():
+    from reaseq_core.ranking.reaseq_ranker import precompute_gsu
+    ds, data, feats = _setup()
+    for gsu in ("category", "semantic"):
+        torch.manual_seed(0)
+        model = ReaSeqRanker(feats, data.table, gsu=gsu, compression=True, use_sid=True, gsu_k=3).eval()
+        live = model(make_batch(data, np.arange(len(data.samples))))
+        precompute_gsu(data, feats, k=3, chunk=7)
+        cached = model(make_batch(data, np.arange(len(data.samples))))
+        data.sample_features = {"user_context": data.sample_features["user_context"]}
+        torch.testing.assert_close(cached, live)

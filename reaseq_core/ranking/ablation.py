@@ -24,12 +24,13 @@ from ..store import ArtifactStore
 from .data import CTRData, build_ctr_data
 from .features import ItemFeatureTable, add_user_context_features, build_item_features
 from .metrics import segment_metrics
-from .reaseq_ranker import VARIANTS, ReaSeqRanker
+from .reaseq_ranker import VARIANTS, ReaSeqRanker, precompute_gsu
 from .train import METRICS, SEGMENTS, TrainConfig, train_and_evaluate
 
 TABLE3_VARIANTS = ["Base", "Retrieval", "Compression", "Compression+SID", "Retrieval+Compression+SID"]
 TABLE4_VARIANTS = ["Base+title vectors", "Base+knowledge vectors"]
 SMALL_USERS = 3000
+GSU_K = 10
 
 PAPER_TABLE3 = {  # percentage-point gains over Base reported by the paper (Taobao), for side-by-side display
     "Retrieval": [0.12, 0.20, 0.10, 0.24, 0.15, 0.31], "Compression": [0.18, 0.34, 0.16, 0.31, 0.27, 0.35],
@@ -65,7 +66,7 @@ def _aligned(item_ids: np.ndarray, ids: np.ndarray, vecs: np.ndarray, n_rows: in
 
 
 def prepare(dataset, store: ArtifactStore, *, small: bool = False, max_len: int = 50, neg_ratio: int = 1,
-            sample_seed: int = 0, require_sids: bool = True) -> AblationContext:
+            sample_seed: int = 0, require_sids: bool = True, sids_name: str = "sids.parquet") -> AblationContext:
     from ..representation.title_vectors import load_title_vectors
     item_ids, title = load_title_vectors(dataset.name, store)
     users = None
@@ -75,12 +76,13 @@ def prepare(dataset, store: ArtifactStore, *, small: bool = False, max_len: int 
     data = build_ctr_data(dataset, item_ids, title, neg_ratio=neg_ratio, sample_seed=sample_seed,
                           max_len=max_len, users=users)
     sids, sid_source = None, {}
-    if require_sids or store.exists(dataset.name, "semantic_ids", "sids.parquet"):
-        sids = store.read_parquet(dataset.name, "semantic_ids", "sids.parquet")   # MissingArtifact names `reaseq sid build`
-        prov = store.provenance(dataset.name, "semantic_ids", "sids.parquet")
+    if require_sids or store.exists(dataset.name, "semantic_ids", sids_name):
+        sids = store.read_parquet(dataset.name, "semantic_ids", sids_name)   # MissingArtifact names `reaseq sid build`
+        prov = store.provenance(dataset.name, "semantic_ids", sids_name)
         sid_source = {"vectors": prov.get("vectors"), "method": prov.get("method"), "created": prov.get("created")}
     feats = build_item_features(dataset, data, sids)
     add_user_context_features(dataset, data)
+    precompute_gsu(data, feats, k=GSU_K)
     knowledge_table, has_k, note = None, np.zeros(len(data.table), bool), ""
     if store.exists(dataset.name, "representation", "knowledge_vectors.npz"):
         z = store.read_numpy(dataset.name, "representation", "knowledge_vectors.npz")
@@ -102,7 +104,7 @@ def build_model(ctx: AblationContext, variant: str, seed: int, **model_kw) -> Re
         raise ValueError("variant 'Base+knowledge vectors' needs representation/knowledge_vectors.npz")
     torch.manual_seed(seed)
     return ReaSeqRanker(ctx.feats, ctx.title_table, gsu=v["gsu"], compression=v["compression"],
-                        use_sid=v["use_sid"], feature_vectors=vectors, **model_kw)
+                        use_sid=v["use_sid"], feature_vectors=vectors, **{"gsu_k": GSU_K, **model_kw})
 
 
 def _mean_std(vals) -> tuple[float, float]:
@@ -119,7 +121,7 @@ def _table_rows(runs: pd.DataFrame, variants: list[str], prefix: str, base: str)
         r = runs[runs["variant"] == v].set_index("seed")
         if r.empty:
             continue
-        row = {"method": v, "seeds": int(len(r)), "n_test": int(r[f"{prefix}n"].iloc[0])}
+        row = {"method": v, "seeds": int(len(r)), "n_test": int(r[f"{prefix}overall_n"].iloc[0])}
         for c in cols:
             row[c], row[f"{c}_std"] = _mean_std(r[f"{prefix}{c}"])
         for c in cols:
@@ -154,7 +156,13 @@ def run_ablation(dataset_name: str = "beauty", seeds=(0, 1, 2), *, small: bool =
     ds = ensure_dataset(dataset_name, store)
     if small:
         epochs = 1
-    ctx = prepare(ds, store, small=small, max_len=max_len, neg_ratio=neg_ratio)
+    # small runs read and write `small_*` artifacts so they never overwrite the full results
+    prefix = "small_" if small else ""
+    # SIDs are per item, independent of the user slice: a small run uses the full SIDs when they exist
+    sids_name = "sids.parquet"
+    if small and not store.exists(ds.name, "semantic_ids", sids_name):
+        sids_name = "small_sids.parquet"
+    ctx = prepare(ds, store, small=small, max_len=max_len, neg_ratio=neg_ratio, sids_name=sids_name)
     variants = list(variants or TABLE3_VARIANTS + TABLE4_VARIANTS)
     if ctx.knowledge_table is None and "Base+knowledge vectors" in variants:
         variants.remove("Base+knowledge vectors")
@@ -183,13 +191,14 @@ def run_ablation(dataset_name: str = "beauty", seeds=(0, 1, 2), *, small: bool =
     runs = pd.DataFrame(records)
     wall = time.perf_counter() - t0
     t3, t4 = make_tables(ctx, runs, list(seeds), epochs=epochs, small=small, wall_s=wall)
+    t3.name, t4.name = prefix + t3.name, prefix + t4.name
     if write:
         prov = {"seeds": list(seeds), "config": {"epochs": epochs, "max_len": max_len, "neg_ratio": neg_ratio,
                                                  "small": small, "train": cfg.as_dict(), "model": model_kw or {}},
                 "sids": ctx.sid_source, "wall_s": wall}
         write_table(store, "ranking", t3, prov)
         write_table(store, "ranking", t4, prov)
-        store.write_parquet(ds.name, "ranking", "runs.parquet", runs, prov)
+        store.write_parquet(ds.name, "ranking", f"{prefix}runs.parquet", runs, prov)
     return {"table3": t3, "table4": t4, "runs": runs, "wall_s": wall, "context": ctx}
 
 

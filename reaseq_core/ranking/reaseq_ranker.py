@@ -59,14 +59,19 @@ class ReaSeqRanker(nn.Module):
             prev = h
         self.head = nn.Sequential(*layers, nn.Linear(prev, 1))
 
-    def retrieve(self, history: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def retrieve(self, history: torch.Tensor, target: torch.Tensor, batch: dict | None = None):
+        """GSU rows/valid; taken from the batch when precomputed (the GSU has no parameters, so it runs
+        once per sample like the paper's separate Top-K Retrieval Service -- see precompute_gsu)."""
+        if batch is not None and f"gsu_{self.gsu}_rows" in batch:
+            rows, valid = batch[f"gsu_{self.gsu}_rows"], batch[f"gsu_{self.gsu}_valid"]
+            return rows[:, : self.gsu_k], valid[:, : self.gsu_k]
         if self.gsu == "category":
             return category_gsu(history, target, self.item_category, self.gsu_k)
         return semantic_gsu_topk(history, target, self.unit_vectors, self.gsu_k)
 
     def forward(self, batch: dict) -> torch.Tensor:
         history, target = batch["history"], batch["target"]
-        gsu_rows, gsu_valid = self.retrieve(history, target)
+        gsu_rows, gsu_valid = self.retrieve(history, target, batch)
         # encode each distinct row of the batch once, then gather
         wanted = [target, gsu_rows.reshape(-1)] + ([history.reshape(-1)] if self.compression is not None else [])
         rows, inverse = torch.unique(torch.cat(wanted), return_inverse=True)
@@ -80,3 +85,21 @@ class ReaSeqRanker(nn.Module):
             parts.append(self.compression(x_target, x_seq, history != PAD))           # h_u^a
         parts += [x_target, batch["user_context"]]                                     # x_target; f_u; f^c
         return self.head(torch.cat(parts, -1)).squeeze(-1)
+
+
+def precompute_gsu(data, feats: ItemFeatureTable, k: int = 10, chunk: int = 8192) -> None:
+    """Run both GSUs once for every sample (same functions as the model) and store the results in
+    data.sample_features as gsu_{category,semantic}_{rows,valid}."""
+    category = torch.as_tensor(feats.categorical["primary_category"])
+    v = torch.as_tensor(data.table)
+    unit = v / v.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    out = {f"gsu_{g}_{w}": [] for g in ("category", "semantic") for w in ("rows", "valid")}
+    for s in range(0, len(data.target), chunk):
+        h = torch.as_tensor(data.history[s:s + chunk, : data.max_len])
+        t = torch.as_tensor(data.target[s:s + chunk])
+        for g, (rows, valid) in (("category", category_gsu(h, t, category, k)),
+                                 ("semantic", semantic_gsu_topk(h, t, unit, k))):
+            out[f"gsu_{g}_rows"].append(rows.numpy())
+            out[f"gsu_{g}_valid"].append(valid.numpy())
+    for name, parts in out.items():
+        data.sample_features[name] = np.concatenate(parts)

@@ -46,5 +46,8 @@ def esu_dedup_gather(esu: TargetAttentionESU, encoder, target_rows: torch.Tensor
     """Serving path: merge + dedup the retrieved items of all candidates, project K/V once, gather."""
     unique_rows, gather_index = torch.unique(gsu_rows, return_inverse=True)   # gather_index: [C, K]
     x_unique = encoder(unique_rows)                              # [U, x_dim], U << C * K at real overlap
-    k_unique, v_unique = esu.w_k(x_unique), esu.w_v(x_unique)    # projected once per unique item
-    return esu.attend(encoder(target_rows), k_unique[gather_index], v_unique[gather_index], valid)
+    # K and V projected once per unique item, side by side so one Batch Gather fetches both
+    kv_unique = torch.cat([esu.w_k(x_unique), esu.w_v(x_unique)], -1)          # [U, 2 d_model]
+    kv = kv_unique.index_select(0, gather_index.reshape(-1)).view(*gather_index.shape, -1)
+    k, v = kv.chunk(2, dim=-1)
+    return esu.attend(encoder(target_rows), k, v, valid)

@@ -44,7 +44,9 @@ def load_item_vectors(dataset_name: str, store: ArtifactStore, vectors: str) -> 
 
 
 def build_sids(dataset_name: str = "beauty", store: ArtifactStore | None = None, *, vectors: str = "title",
-               cfg: RQVAEConfig | None = None, show_progress: bool = True, write: bool = True) -> dict:
+               cfg: RQVAEConfig | None = None, show_progress: bool = True, write: bool = True,
+               prefix: str = "") -> dict:
+    """Train, extract, report; `prefix` ("small_") keeps smoke runs from overwriting the full artifacts."""
     store = store or ArtifactStore()
     cfg = cfg or RQVAEConfig()
     t0 = time.perf_counter()
@@ -69,8 +71,8 @@ def build_sids(dataset_name: str = "beauty", store: ArtifactStore | None = None,
                        "(RQ-VAE: through the decoder; residual k-means: sum of the chosen centroids)"}
     if write:
         prov = {"vectors": vectors, "method": "rqvae", "config": cfg.as_dict(), "seeds": [cfg.seed]}
-        store.write_parquet(dataset_name, "semantic_ids", "sids.parquet", sids, prov)
-        store.write_json(dataset_name, "semantic_ids", "sid_report.json", report, prov)
-        store.write_torch(dataset_name, "semantic_ids", "rqvae.pt",
+        store.write_parquet(dataset_name, "semantic_ids", f"{prefix}sids.parquet", sids, prov)
+        store.write_json(dataset_name, "semantic_ids", f"{prefix}sid_report.json", report, prov)
+        store.write_torch(dataset_name, "semantic_ids", f"{prefix}rqvae.pt",
                           {"state_dict": model.state_dict(), "config": cfg.as_dict()}, prov)
     return {"sids": sids, "report": report, "model": model}
