@@ -43,7 +43,7 @@ def test_assembly_refuses_corrupt_chunks(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def backend():
-    return embedded.EmbeddedBackend(n_threads=2)
+    return embedded.EmbeddedBackend()
 
 
 @pytest.mark.llm

@@ -98,8 +98,7 @@ def test_remote_endpoints_get_json_schema_style():
 @pytest.mark.llm
 def test_reaseq_llm_serve_round_trip(tmp_path):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "reaseq_core.cli", "llm", "serve", "--port", str(port),
-                             "--n-threads", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([sys.executable, "-m", "reaseq_core.cli", "llm", "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ})
     try:
         deadline = time.time() + 120

@@ -83,7 +83,8 @@ def register(sub) -> None:
     b.add_argument("--model", default=None, help="served model name (openai) or a .gguf path (embedded)")
     b.add_argument("--api-key", default=None)
     b.add_argument("--concurrency", type=int, default=1, help="requests in flight (openai backend)")
-    b.add_argument("--n-threads", type=int, default=2, help="CPU threads of the embedded model")
+    b.add_argument("--n-threads", type=int, default=None,
+                   help="CPU threads of the embedded model (default $REASEQ_LLM_THREADS or 2)")
     b.add_argument("--write-every", type=int, default=10, help="rewrite the artifacts every N items")
     b.add_argument("--max-attempts", type=int, default=3, help="attempts per agent call before the item fails")
     b.add_argument("--no-grammar", action="store_true", help="do not send JSON schemas (prompt-only JSON)")

@@ -114,7 +114,7 @@ def _obj(props: dict) -> dict:
 
 
 def taxonomy_schema() -> dict:
-    return _obj({"decisions": _arr(_str(80), 2, 4), "analysis": _str(200),
+    return _obj({"decisions": _arr(_str(120), 2, 4), "analysis": _str(200),
                  "dimensions": _arr(_str(24, 2), L1_MIN_DIMS, L1_MAX_DIMS)})
 
 

@@ -58,7 +58,7 @@ def register(sub) -> None:
     v = s.add_parser("serve", help="serve the embedded model as an OpenAI-compatible endpoint")
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8770)
-    v.add_argument("--n-threads", type=int, default=2)
+    v.add_argument("--n-threads", type=int, default=int(os.environ.get("REASEQ_LLM_THREADS", "2")))
     v.add_argument("--n-ctx", type=int, default=4096)
     v.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
     v.set_defaults(func=_serve)

@@ -104,9 +104,12 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, model_path: str | os.PathLike | None = None, n_threads: int = 2, n_ctx: int = 4096,
+    def __init__(self, model_path: str | os.PathLike | None = None, n_threads: int | None = None, n_ctx: int = 4096,
                  n_batch: int = 256, verbose: bool = False):
         self._model_path = Path(model_path) if model_path else None
+        # 2 threads on a quiet 2-core machine; on an oversubscribed one a single thread is several times faster
+        # (llama.cpp's threads wait for each other at every layer), hence $REASEQ_LLM_THREADS.
+        n_threads = n_threads or int(os.environ.get("REASEQ_LLM_THREADS", "2"))
         self.model = MODEL_NAME
         self.model_hash = MODEL_SHA256
         self.n_threads, self.n_ctx, self.n_batch, self.verbose = n_threads, n_ctx, n_batch, verbose

@@ -7,7 +7,7 @@ BACKENDS = ("embedded", "openai")
 
 
 def make_backend(kind: str = "embedded", base_url: str | None = None, model: str | None = None,
-                 api_key: str | None = None, *, n_threads: int = 2, max_concurrency: int = 1,
+                 api_key: str | None = None, *, n_threads: int | None = None, max_concurrency: int = 1,
                  timeout_s: float = 120.0):
     if kind == "embedded":
         from .embedded import EmbeddedBackend
