@@ -125,8 +125,8 @@ def parse_entries(text) -> list[dict]:
     """The user_demand / product_attribute column: JSON text of a list of entries (tolerates None/NaN)."""
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return []
-    if isinstance(text, list):
-        return text
+    if isinstance(text, (list, tuple, np.ndarray)):  # list-typed columns (parquet list<struct>) are accepted too
+        return [dict(e) for e in text]
     try:
         val = json.loads(text)
     except (TypeError, ValueError):

@@ -49,12 +49,16 @@ for c in value_cols:  # show mean ± std where the table has the std column
 st.dataframe(display, hide_index=True, width="stretch")
 
 numeric = [c for c in value_cols if pd.api.types.is_numeric_dtype(df[c])]
-text_cols = [c for c in value_cols if c not in numeric]
+text_cols = [c for c in value_cols if c not in numeric and df[c].notna().any()]
 if numeric:
     a, b = st.columns([1, 1])
-    metric = a.selectbox("Metric to chart", numeric, key="metric")
-    label_col = b.selectbox("Bars labelled by", text_cols or value_cols, key="label_col")
-    st.plotly_chart(charts.bar_with_error(df, label_col, metric, f"{metric} (mean ± std over seeds)"
+    with_std = [c for c in numeric if f"{c}_std" in df.columns]  # seed-averaged metrics first
+    metric = a.selectbox("Metric to chart", with_std + [c for c in numeric if c not in with_std], key="metric")
+    combined = " · ".join(text_cols) if len(text_cols) > 1 else None
+    label_col = b.selectbox("Bars labelled by", ([combined] if combined else []) + (text_cols or value_cols),
+                            key="label_col")
+    chart_df = df.assign(**{combined: df[text_cols].astype(str).agg(" · ".join, axis=1)}) if combined else df
+    st.plotly_chart(charts.bar_with_error(chart_df, label_col, metric, f"{metric} (error bars: {metric}_std)"
                                           if f"{metric}_std" in df.columns else metric), key="bars")
 
 with st.expander("Deviations from the paper", expanded=True):
