@@ -192,3 +192,35 @@ def test_prompt_lab_api(beauty, tmp_path):
     assert [r["item_id"] for r in res] == ids[:2] and seen == [(1, 3), (2, 3)]
     assert res[0]["status"] == "ok" and len(res[0]["output"]["user_demand"]) == 4
     assert "Pick 4 dimensions" in fake.calls[0][0]["content"]
+
+
+def test_bounded_concurrency_and_stop(beauty, tmp_path):
+    """A batching backend gets up to max_concurrency items in flight; rows come out in selection order;
+    should_stop ends the run after the items already in flight, and a re-run finishes the rest."""
+    import threading
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    class Batching(FakeBackendForTests):
+        def complete(self, messages, **kw):
+            with lock:
+                in_flight[0] += 1
+                peak[0] = max(peak[0], in_flight[0])
+            try:
+                return super().complete(messages, **kw)
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+    fake = Batching(schema_echo_reply, delay_s=0.05)
+    fake.max_concurrency = 3
+    done = []
+    store = ArtifactStore(tmp_path)
+    out = build_knowledge(beauty, store, fake, BuildConfig(categories=["Fragrance"], limit=12), progress=False,
+                          on_item=lambda i, n: done.append(i), should_stop=lambda: len(done) >= 5)
+    assert out["stopped"] and 5 <= out["items_processed"] <= 5 + 2 and 2 <= peak[0] <= 3   # + those in flight
+    df = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")
+    assert len(df) == out["items_processed"]
+    out2 = build_knowledge(beauty, store, FakeBackendForTests(schema_echo_reply), BuildConfig(categories=["Fragrance"],
+                           limit=12), progress=False)
+    assert out2["items_processed"] == 12
+    assert len(store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")) == 12

@@ -14,9 +14,12 @@ items outside this run are kept.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import math
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -189,20 +192,20 @@ class KnowledgeBuild:
                     subs[sub] = self.subcategory_taxonomy(category, sub)
                 self.write()
                 chunk_sa: list[tuple[dict, str]] = []
-                for k, item in enumerate(sel.to_dict("records")):
-                    if self.should_stop():
-                        self.stopped = True
-                        break
+
+                def layer3(item: dict, subs=subs, category=category) -> dict:
+                    st = subs[item["_sub"]]
+                    if st["demand"]["status"] != "ok" or st["attribute"]["status"] != "ok":
+                        return self._failed("; ".join(f"{p} taxonomy for '{item['_sub']}' failed: {st[p]['error']}"
+                                                      for p in ("demand", "attribute") if st[p]["status"] != "ok"))
+                    return agents.item_knowledge_agent(self.ctx, item, f"{category} > {item['_sub']}",
+                                                       st["demand"]["final"], st["attribute"]["final"], fnames)
+
+                for k, (item, result) in enumerate(self._results(sel.to_dict("records"), layer3)):
                     sub = item["_sub"]
                     st = subs[sub]
                     dd, ad = st["demand"].get("final", []), st["attribute"].get("final", [])
                     bar.set_description(f"{category}: {sub[:20]}")
-                    if st["demand"]["status"] != "ok" or st["attribute"]["status"] != "ok":
-                        why = "; ".join(f"{p} taxonomy for '{sub}' failed: {st[p]['error']}"
-                                        for p in ("demand", "attribute") if st[p]["status"] != "ok")
-                        result = self._failed(why)
-                    else:
-                        result = agents.item_knowledge_agent(self.ctx, item, f"{category} > {sub}", dd, ad, fnames)
                     self.rows[(str(item["item_id"]), "multi_agent")] = self._row(
                         item, "multi_agent", category, sub, result, (dd, ad), "item_knowledge")
                     self._account(result)
@@ -229,6 +232,32 @@ class KnowledgeBuild:
                 "live_items": self.live_items, "live_seconds": round(self.live_seconds, 1),
                 "cache_hits": self.cache.hits, "cache_misses": self.cache.misses,
                 "items_per_hour_live": round(3600 * self.live_items / self.live_seconds, 1) if self.live_seconds else None}
+
+    def _results(self, records: list[dict], fn: Callable[[dict], dict]):
+        """(item, fn(item)) in order; with a backend that batches (max_concurrency > 1) up to that many items
+        are in flight at once. Stops taking new items once should_stop() says so."""
+        conc = int(getattr(self.backend, "max_concurrency", 1) or 1)
+        if conc <= 1:
+            for r in records:
+                if self.should_stop():
+                    self.stopped = True
+                    return
+                yield r, fn(r)
+            return
+        with ThreadPoolExecutor(conc) as ex:
+            it = iter(records)
+            pending = deque((r, ex.submit(fn, r)) for r in itertools.islice(it, conc))
+            while pending:
+                r, fut = pending.popleft()
+                yield r, fut.result()
+                if self.should_stop():
+                    self.stopped = True
+                    for _, f in pending:
+                        f.cancel()
+                    continue
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append((nxt, ex.submit(fn, nxt)))
 
     def _run_single_agent(self, chunk: list[tuple[dict, str]], category: str, fnames: str) -> None:
         for item, sub in chunk:
