@@ -7,7 +7,8 @@ from reaseq_core.cli import build_parser, main
 def test_represent_commands_are_registered():
     args = build_parser().parse_args(["represent", "tables", "--dataset", "beauty", "--small"])
     assert args.small and args.func.__name__ == "_tables"
-    assert build_parser().parse_args(["represent", "build"]).func.__name__ == "_build"
+    args = build_parser().parse_args(["represent", "build", "--title-only"])
+    assert args.func.__name__ == "_build" and args.title_only
 
 
 def test_missing_dataset_names_the_ingest_command(tmp_path, capsys):

@@ -20,6 +20,8 @@ def _build(args) -> int:
     arrays = build_title_vectors(dataset_with_clean_text(ds), store)
     print(f"title vectors: {len(arrays['item_ids']):,} items -> "
           f"{store.path(ds.name, 'representation', 'title_vectors.npz')}")
+    if args.title_only:
+        return 0
     if not store.exists(ds.name, "knowledge", KNOWLEDGE_ARTIFACT):
         print(f"no knowledge yet ({KNOWLEDGE_ARTIFACT} missing): knowledge vectors skipped; "
               f"run `reaseq knowledge build --dataset {ds.name}` first")
@@ -50,6 +52,7 @@ def register(sub) -> None:
     rsub = p.add_subparsers(dest="represent_command", metavar="ACTION", required=True)
     b = rsub.add_parser("build", help="title vectors for every item + knowledge vectors where knowledge exists")
     b.add_argument("--dataset", default="beauty")
+    b.add_argument("--title-only", action="store_true", help="only the title vectors (no knowledge needed)")
     b.set_defaults(func=_build)
     t = rsub.add_parser("tables", help="HR@k (Table 1) and SM-HR@k (Table 2) per arm, and the Figure 7 examples")
     t.add_argument("--dataset", default="beauty")
