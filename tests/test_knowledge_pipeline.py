@@ -31,7 +31,8 @@ def test_inputs_record_their_kind(beauty):
     assert any(line.startswith("category path: Fragrance > Women's") for line in lines)
     kind, lines = inputs.attribute_inputs(beauty, "Fragrance")
     assert kind == "structured_fields"                       # Beauty has no merchant key-values
-    assert lines[0].startswith("brand:") and any(line.startswith("price") for line in lines)
+    assert lines[0].startswith("price") and lines[1].startswith("brand:")
+    assert sum(line.startswith("title: ") for line in lines) == 16          # sample items as key-values
     assert inputs.field_names(beauty.items) == "title, brand, price, sales_rank, category"
 
 

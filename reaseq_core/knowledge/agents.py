@@ -38,6 +38,7 @@ class AgentContext:
     backend: LLMBackend
     cache: CallCache
     max_attempts: int = 3
+    taxonomy_attempts: int = 5       # Layers 1-2 run once per (sub)category and everything below depends on them
     use_grammar: bool = True
     templates: dict[str, str] = field(default_factory=dict)   # agent -> template text (prompt-lab overrides)
 
@@ -64,8 +65,8 @@ def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> di
                         attributes="\n".join(f"- {x}" for x in lines))
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=category, messages=_messages(prompt),
                           schema_model=schemas.TaxonomyAnswer, json_schema=schemas.taxonomy_schema(),
-                          max_tokens=MAX_TOKENS[agent], max_attempts=ctx.max_attempts,
-                          check=schemas.check_taxonomy, use_grammar=ctx.use_grammar)
+                          max_tokens=MAX_TOKENS[agent], max_attempts=max(ctx.max_attempts, ctx.taxonomy_attempts),
+                          check=schemas.make_taxonomy_check(perspective), use_grammar=ctx.use_grammar)
     out = {"dimensions": [], "reasoning": "", "decisions": [], "input_kind": kind, "inputs_sample": lines[:60],
            "status": "ok" if res.ok else "failed", "error": res.error, "attempts": res.attempts}
     if res.ok:
@@ -87,7 +88,8 @@ def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, per
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=f"{category} > {subcategory} [{perspective}]",
                           messages=_messages(prompt), schema_model=schemas.RefinementAnswer,
                           json_schema=schemas.refinement_schema(), max_tokens=MAX_TOKENS[agent],
-                          max_attempts=ctx.max_attempts, check=schemas.check_refinement, use_grammar=ctx.use_grammar)
+                          max_attempts=max(ctx.max_attempts, ctx.taxonomy_attempts),
+                          check=schemas.make_refinement_check(perspective), use_grammar=ctx.use_grammar)
     out = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "ok" if res.ok else "failed",
            "error": res.error, "attempts": res.attempts, "inputs_sample": samples}
     if res.ok:

@@ -24,7 +24,8 @@ KIND_TEXT = {
               "and a sample of product titles; infer from them what users seek in this category",
     "key_values": "merchant-provided key: value specifications (with example values)",
     "structured_fields": "this dataset has no merchant key-value specifications, so these are the structured fields "
-                         "that exist (brand, price, sales rank, category path), summarised over the category",
+                         "that exist (title, brand, price, category path) of sample items; most product properties "
+                         "(type, form, size, ingredients, scent, finish) are written in the titles",
 }
 MIN_ATTRIBUTE_KEYS = 3   # fewer distinct keys in a category are no key-value schema to cluster
 
@@ -123,21 +124,19 @@ def attribute_inputs(ds, category: str, n: int = 30, seed: int = 0) -> tuple[str
                     vals.append(v)
         keys = sorted(examples, key=lambda k: -len(examples[k]))[:n]
         return "key_values", [f"{k}: {' | '.join(examples[k])}" for k in keys]
+    # No key-value schema: give the structured fields as key-values per item (the title holds most product facts)
+    # plus their ranges over the category.
     lines = []
-    brands = items["brand"].dropna().value_counts()
-    if len(brands):
-        lines.append(f"brand: {brands.size} distinct, e.g. " + ", ".join(clean_text(b) for b in brands.index[:12]))
     price = items["price"].dropna()
     if len(price):
         q = np.percentile(price, [10, 50, 90])
-        lines.append(f"price (USD): 10th pct {q[0]:.2f}, median {q[1]:.2f}, 90th pct {q[2]:.2f}")
-    rank = items["sales_rank"].dropna()
-    if len(rank):
-        lines.append(f"sales rank: from {int(rank.min())} to {int(rank.max())} (lower sells more)")
-    for p, c in items["category_path"].map(lambda p: " > ".join(p[1:])).value_counts().head(12).items():
-        lines.append(f"category path: {p} ({c} items)")
-    titles = [clean_text(t) for t in items["title"] if _present(t)]
-    lines += [f"example title: {t}" for t in _sample(titles, 12, seed)]
+        lines.append(f"price over the category (USD): 10th pct {q[0]:.2f}, median {q[1]:.2f}, 90th pct {q[2]:.2f}")
+    brands = items["brand"].dropna().value_counts()
+    if len(brands):
+        lines.append(f"brand: {brands.size} distinct, e.g. " + ", ".join(clean_text(b) for b in brands.index[:8]))
+    for r in _sample(list(items.to_dict("records")), 16, seed):
+        f = item_fields(r)
+        lines.append("; ".join(f"{k}: {v}" for k, v in f.items() if k in ("title", "brand", "price", "category")))
     return "structured_fields", lines
 
 

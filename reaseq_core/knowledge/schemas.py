@@ -60,12 +60,40 @@ def _norm(s: str) -> str:
     return " ".join(s.lower().split())
 
 
-def check_taxonomy(ans: TaxonomyAnswer) -> None:
-    dims = [_norm(d) for d in ans.dimensions]
-    if len(set(dims)) != len(dims):
-        raise InvalidOutput(f"repeated dimension label in {ans.dimensions}")
-    if any(not d for d in dims):
-        raise InvalidOutput("empty dimension label")
+# Labels that name a metadata field rather than a dimension: a user-demand dimension is a motivation (Prompt 1,
+# "user-centricity"), and no perspective's dimension is the bookkeeping of the data (rank, path, title).
+FIELD_LABELS = {"title", "titles", "example title", "sales rank", "sales_rank", "rank", "category path", "category",
+                "categories", "subcategory", "product title"}
+NOT_DEMAND_LABELS = FIELD_LABELS | {"brand", "brands", "price", "product type", "product types", "product features",
+                                    "user motivations", "user motivation", "user needs"}
+
+
+def forbidden_labels(perspective: str) -> set[str]:
+    return NOT_DEMAND_LABELS if perspective == "demand" else FIELD_LABELS
+
+
+def _check_labels(labels: list[str], forbidden: set[str]) -> None:
+    bad = [x for x in labels if _norm(x) in forbidden]
+    if bad:
+        raise InvalidOutput(f"dimension label(s) {bad} name a data field or are no dimension of this perspective")
+
+
+def make_taxonomy_check(perspective: str):
+    def check(ans: TaxonomyAnswer) -> None:
+        dims = [_norm(d) for d in ans.dimensions]
+        if len(set(dims)) != len(dims):
+            raise InvalidOutput(f"repeated dimension label in {ans.dimensions}")
+        if any(not d for d in dims):
+            raise InvalidOutput("empty dimension label")
+        _check_labels(ans.dimensions, forbidden_labels(perspective))
+    return check
+
+
+def make_refinement_check(perspective: str):
+    def check(ans: RefinementAnswer) -> None:
+        check_refinement(ans)
+        _check_labels([d.label for d in ans.dimensions], forbidden_labels(perspective))
+    return check
 
 
 def check_refinement(ans: RefinementAnswer) -> None:
