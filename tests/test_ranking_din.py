@@ -89,7 +89,7 @@ def test_build_ctr_data_names_missing_vectors():
 
 @pytest.mark.slow
 def test_din_real_short_run_beats_random():
-    """A 3,000-user Beauty slice, 1 epoch, title vectors.
+    """A 3,000-user Beauty slice, 5 epochs, title vectors.
 
     Margin: the test split has ~3,000 positives and ~3,000 negatives; under a random scorer AUC has
     std sqrt((n+ + n- + 1) / (12 n+ n-)) ~= 0.0075, so AUC > 0.55 is more than 6 standard deviations

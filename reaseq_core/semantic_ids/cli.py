@@ -36,6 +36,6 @@ def register(sub) -> None:
     b.add_argument("--codebook-size", type=int, default=256)
     b.add_argument("--latent-dim", type=int, default=32)
     b.add_argument("--beta", type=float, default=0.25)
-    b.add_argument("--epochs", type=int, default=150)
+    b.add_argument("--epochs", type=int, default=100)
     b.add_argument("--seed", type=int, default=0)
     b.set_defaults(func=_build)

@@ -33,11 +33,12 @@ class RQVAEConfig:
     beta: float = 0.25
     hidden: int = 128             # decoder hidden width
     lr: float = 1e-3
-    epochs: int = 150
+    epochs: int = 100
     batch_size: int = 1024
     dead_after: int = 20          # steps without use before a code is restarted
     kmeans_iters: int = 20
     seed: int = 0
+    num_threads: int = 1          # the 2 cores are shared; oversubscribed threads are much slower here
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -140,6 +141,7 @@ class RQVAE(nn.Module):
 
 def train_rqvae(vectors: np.ndarray, cfg: RQVAEConfig, show_progress: bool = True) -> tuple[RQVAE, dict]:
     """Train on all item vectors; returns (model, history {"loss","recon","commit" per epoch, "restarts"})."""
+    torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     h = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
