@@ -15,6 +15,8 @@ def test_layer1_labels():
     schemas.make_taxonomy_check("demand")(tax(["Gift Giving", "Scent Mood", "Longevity", "Occasion"]))
     with pytest.raises(InvalidOutput, match="Brand"):
         schemas.make_taxonomy_check("demand")(tax(["Gift Giving", "Brand", "Longevity", "Occasion"]))
+    with pytest.raises(InvalidOutput, match="Women's"):             # a category name is no user demand
+        schemas.make_taxonomy_check("demand", {"Women's", "Cologne"})(tax(["Gift Giving", "Women's", "Mood", "Value"]))
     schemas.make_taxonomy_check("attribute")(tax(["Brand", "Concentration", "Volume", "Scent Family"]))
     with pytest.raises(InvalidOutput, match="Sales Rank"):
         schemas.make_taxonomy_check("attribute")(tax(["Brand", "Sales Rank", "Volume", "Scent Family"]))

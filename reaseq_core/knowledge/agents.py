@@ -48,6 +48,14 @@ class AgentContext:
         return self.templates[agent]
 
 
+def _category_names(ds, category: str, perspective: str) -> set[str]:
+    """Names in the category's paths: a user-demand dimension is never one of them (Prompt 1: why users seek
+    items, not what the catalogue calls them)."""
+    if perspective != "demand":
+        return set()
+    return {inputs.clean_text(c) for p in inputs.category_items(ds, category)["category_path"] for c in p}
+
+
 def _messages(prompt: str) -> list[dict]:
     return [{"role": "user", "content": prompt}]
 
@@ -66,7 +74,8 @@ def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> di
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=category, messages=_messages(prompt),
                           schema_model=schemas.TaxonomyAnswer, json_schema=schemas.taxonomy_schema(),
                           max_tokens=MAX_TOKENS[agent], max_attempts=max(ctx.max_attempts, ctx.taxonomy_attempts),
-                          check=schemas.make_taxonomy_check(perspective), use_grammar=ctx.use_grammar)
+                          check=schemas.make_taxonomy_check(perspective, _category_names(ds, category, perspective)),
+                          use_grammar=ctx.use_grammar)
     out = {"dimensions": [], "reasoning": "", "decisions": [], "input_kind": kind, "inputs_sample": lines[:60],
            "status": "ok" if res.ok else "failed", "error": res.error, "attempts": res.attempts}
     if res.ok:
@@ -89,7 +98,8 @@ def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, per
                           messages=_messages(prompt), schema_model=schemas.RefinementAnswer,
                           json_schema=schemas.refinement_schema(), max_tokens=MAX_TOKENS[agent],
                           max_attempts=max(ctx.max_attempts, ctx.taxonomy_attempts),
-                          check=schemas.make_refinement_check(perspective), use_grammar=ctx.use_grammar)
+                          check=schemas.make_refinement_check(perspective, _category_names(ds, category, perspective)),
+                          use_grammar=ctx.use_grammar)
     out = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "ok" if res.ok else "failed",
            "error": res.error, "attempts": res.attempts, "inputs_sample": samples}
     if res.ok:

@@ -72,27 +72,30 @@ def forbidden_labels(perspective: str) -> set[str]:
     return NOT_DEMAND_LABELS if perspective == "demand" else FIELD_LABELS
 
 
-def _check_labels(labels: list[str], forbidden: set[str]) -> None:
+def _check_labels(labels: list[str], forbidden: set[str], perspective: str) -> None:
     bad = [x for x in labels if _norm(x) in forbidden]
     if bad:
-        raise InvalidOutput(f"dimension label(s) {bad} name a data field or are no dimension of this perspective")
+        what = ("product fields or category names, not user motivations; replace them with reasons why users buy"
+                if perspective == "demand" else "data fields (rank, path, title), not product properties")
+        raise InvalidOutput(f"dimension label(s) {bad} are {what}")
 
 
-def make_taxonomy_check(perspective: str):
+def make_taxonomy_check(perspective: str, also_forbidden: set[str] = frozenset()):
     def check(ans: TaxonomyAnswer) -> None:
         dims = [_norm(d) for d in ans.dimensions]
         if len(set(dims)) != len(dims):
             raise InvalidOutput(f"repeated dimension label in {ans.dimensions}")
         if any(not d for d in dims):
             raise InvalidOutput("empty dimension label")
-        _check_labels(ans.dimensions, forbidden_labels(perspective))
+        _check_labels(ans.dimensions, forbidden_labels(perspective) | {_norm(x) for x in also_forbidden}, perspective)
     return check
 
 
-def make_refinement_check(perspective: str):
+def make_refinement_check(perspective: str, also_forbidden: set[str] = frozenset()):
     def check(ans: RefinementAnswer) -> None:
         check_refinement(ans)
-        _check_labels([d.label for d in ans.dimensions], forbidden_labels(perspective))
+        _check_labels([d.label for d in ans.dimensions], forbidden_labels(perspective) | {_norm(x) for x in also_forbidden},
+                      perspective)
     return check
 
 

@@ -1,9 +1,10 @@
 """Structured output: ask for JSON (schema grammar / JSON mode), parse tolerantly, validate, retry a bounded
 number of times, and otherwise report the failure with its reason. Nothing invalid is silently accepted.
 
-Every attempt goes through the call cache. Attempt 0 is greedy (temperature 0); a retry re-samples at a
-moderate temperature with a fixed seed per attempt, so a retry has its own cache key and a resumed run
-replays exactly the attempts it made before.
+Every attempt goes through the call cache. Attempt 0 is greedy (temperature 0). A retry shows the model
+its previous answer and the rule it broke (appended after the original prompt, so the prompt's prefix is
+reused) and samples at a low temperature with a fixed seed per attempt: a retry has its own cache key, and a
+resumed run replays exactly the attempts it made before.
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from pydantic import BaseModel, ValidationError
 from .backend import LLMBackend, messages_text
 from .cache import CallCache, call_key
 
-RETRY_TEMPERATURE = 0.6
+RETRY_TEMPERATURE = 0.4
+RETRY_FEEDBACK = ("That answer is invalid: {error}. Reply again with the whole corrected JSON object, "
+                  "following every rule of the task.")
 
 
 class InvalidOutput(ValueError):
@@ -85,7 +88,12 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
                     use_grammar: bool = True) -> StructuredResult:
     schema = (json_schema or schema_model.model_json_schema()) if use_grammar else None
     res = StructuredResult(ok=False, value=None, raw="", error=None, attempts=0)
+    base_messages, last_invalid = messages, None
     for attempt in range(max_attempts):
+        messages = base_messages
+        if last_invalid is not None:          # (raw answer, reason) of the previous attempt
+            messages = base_messages + [{"role": "assistant", "content": last_invalid[0]},
+                                        {"role": "user", "content": RETRY_FEEDBACK.format(error=last_invalid[1])}]
         params = {"max_tokens": max_tokens, "temperature": 0.0 if attempt == 0 else RETRY_TEMPERATURE,
                   "seed": None if attempt == 0 else attempt, "json_schema": schema}
         key = call_key(backend.name, backend.model, backend.model_hash, messages, params)
@@ -125,4 +133,5 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
             res.ok, res.value, res.error = True, value, None
             return res
         res.error = err
+        last_invalid = (text[:4000], err)
     return res
