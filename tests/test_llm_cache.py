@@ -111,3 +111,13 @@ def test_tolerant_parsing():
     assert parse_json_tolerant('Sure! {"a": 2} hope this helps') == {"a": 2}
     with pytest.raises(ValueError):
         parse_json_tolerant('{"a": ')
+
+
+def test_retry_shows_the_broken_rule(tmp_path):
+    b = FakeBackendForTests(['{"label": "x", "keywords": ["a"]}', '{"label": "x", "keywords": ["a","b","c"]}'])
+    r = call_structured(b, CallCache(tmp_path / "c.jsonl"), agent="t", subject="x", messages=MSG, schema_model=Answer)
+    assert r.ok and r.attempts == 2
+    retry = b.calls[1]
+    assert retry[:1] == MSG                                         # the original prompt first: its prefix is reused
+    assert retry[1] == {"role": "assistant", "content": '{"label": "x", "keywords": ["a"]}'}
+    assert retry[2]["role"] == "user" and "keywords" in retry[2]["content"] and "invalid" in retry[2]["content"]
