@@ -19,7 +19,8 @@ from reaseq_core.representation.encoder import encode
 from reaseq_core.representation.knowledge_vectors import (build_knowledge_vectors, knowledge_texts, load_vectors,
                                                           parse_entries, perspective_text)
 from reaseq_core.representation.status import status
-from reaseq_core.representation.tables import ARM_LABELS, POOL_LABELS, build_tables, hr_users
+from reaseq_core.representation.tables import (ARM_LABELS, POOL_LABELS, SUBSET_CATALOGUE_LABEL, build_tables,
+                                               hr_users)
 from reaseq_core.store import ArtifactStore
 
 LIGHT_BLUE = ["B000AQF50Y", "B000Q0VBOS", "B000VOPG0E", "B000WZR1R8"]   # one product line (proxy)
@@ -124,7 +125,7 @@ def test_tables_pools_arms_and_counts(beauty, kstore, tables):
     out, fragrance = tables
     t1, t2 = out["table1"], out["table2"]
     pools = [(r["pool"], r["arm"], r["items"]) for r in t1.rows]
-    assert pools == [(POOL_LABELS["catalogue"], ARM_LABELS["title"], len(fragrance)),
+    assert pools == [(SUBSET_CATALOGUE_LABEL, ARM_LABELS["title"], len(fragrance)),
                      (POOL_LABELS["makr"], ARM_LABELS["title"], 6), (POOL_LABELS["makr"], ARM_LABELS["makr"], 6),
                      (POOL_LABELS["makr"], ARM_LABELS["title_makr"], 6),
                      (POOL_LABELS["makr_single"], ARM_LABELS["title"], 4),
@@ -133,9 +134,9 @@ def test_tables_pools_arms_and_counts(beauty, kstore, tables):
                      (POOL_LABELS["makr_single"], ARM_LABELS["title_makr"], 4)]
     # users, counted here independently: target (last item) in the pool and >= 1 earlier item in it
     seqs = beauty.sequences()
-    for pool_key, ids in (("catalogue", fragrance), ("makr", set(LIGHT_BLUE + [PRADA, VERSACE]))):
+    for label, ids in ((SUBSET_CATALOGUE_LABEL, fragrance), (POOL_LABELS["makr"], set(LIGHT_BLUE + [PRADA, VERSACE]))):
         n = sum(1 for s in seqs.values() if s[-1] in ids and any(x in ids for x in s[:-1]))
-        assert {r["users"] for r in t1.rows if r["pool"] == POOL_LABELS[pool_key]} == {n}
+        assert {r["users"] for r in t1.rows if r["pool"] == label} == {n}
     assert out["counts"]["makr"]["users"] == 1               # user A2GWNGQF9SHRE4: ... B000Q0VBOS, ..., Prada
     # the k lists are capped by pool size - 1: 491 others in the catalogue pool, 5 in the MAKR pool
     cat = t1.rows[0]

@@ -3,10 +3,10 @@ and SM-HR@k (in %, with the item, user and query counts)."""
 from __future__ import annotations
 
 from ..store import ArtifactStore
-from .tables import ARM_LABELS, POOL_LABELS
+from .tables import ARM_LABELS, POOL_LABELS, SUBSET_CATALOGUE_LABEL
 
 ARM_KEYS = {v: k for k, v in ARM_LABELS.items()}
-POOL_KEYS = {v: k for k, v in POOL_LABELS.items()}
+POOL_KEYS = {**{v: k for k, v in POOL_LABELS.items()}, SUBSET_CATALOGUE_LABEL: "catalogue"}
 VECTOR_ARTIFACTS = ("title_vectors.npz", "knowledge_vectors.npz", "single_agent_vectors.npz", "title_makr_vectors.npz")
 
 

@@ -42,6 +42,7 @@ ARM_LABELS = {"title": "title-only: Phi(title + brand + category path)",
 POOL_LABELS = {"catalogue": "whole catalogue (reference)",
                "makr": "items with multi-agent knowledge",
                "makr_single": "items with multi- and single-agent knowledge"}
+SUBSET_CATALOGUE_LABEL = "all items of the small subset (reference)"
 BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 0
 
@@ -67,6 +68,10 @@ class Pool:
     name: str
     item_ids: list[str]          # sorted, the rows of every arm's matrix
     arms: dict[str, np.ndarray]  # arm -> vectors [len(item_ids), d]
+    label: str = ""              # shown in the tables; POOL_LABELS[name] unless set
+
+    def __post_init__(self):
+        self.label = self.label or POOL_LABELS[self.name]
 
 
 # ---- users and queries ---------------------------------------------------------------------------
@@ -182,7 +187,7 @@ def evaluate_pool(pool: Pool, sequences: dict[str, list[str]],
         c2, macro_sm = _metric_cells("SM-HR", rm.SM_HR_KS, sm_ks, sm, q_samples, None if arm == "title" else base_sm)
         if arm == "title":
             base_hr, base_sm = macro_hr, macro_sm
-        label = {"pool": POOL_LABELS[pool.name], "arm": ARM_LABELS[arm], "items": n}
+        label = {"pool": pool.label, "arm": ARM_LABELS[arm], "items": n}
         t1.append({**label, "users": len(users), **c1})
         t2.append({**label, "queries": int(len(queries)), **c2})
     return t1, t2, counts
@@ -202,7 +207,8 @@ def build_pools(dataset, store: ArtifactStore, knowledge: pd.DataFrame | None,
     all_ids = sorted(dataset.items["item_id"].astype(str))
     if item_subset is not None:
         all_ids = [i for i in all_ids if i in item_subset]
-    pools = [Pool("catalogue", all_ids, {"title": title_vectors_for(dataset, store, all_ids)})]
+    pools = [Pool("catalogue", all_ids, {"title": title_vectors_for(dataset, store, all_ids)},
+                  label="" if item_subset is None else SUBSET_CATALOGUE_LABEL)]
     info: dict = {"knowledge_rows": 0}
     if knowledge is None:
         return pools, info
@@ -331,12 +337,12 @@ def build_tables(dataset, store: ArtifactStore | None = None, item_subset: set[s
         r1, r2, c = evaluate_pool(pool, sequences, lines.line_of)
         t1_rows += r1
         t2_rows += r2
-        counts[pool.name] = c
+        counts[pool.name] = {"label": pool.label, **c}
     n_items = len(dataset.items)
     devs = deviations(info, n_items)
     user_rule = ("users = every user whose target (last item) is in the pool and who has >= 1 earlier item in "
                  "the pool; history = those earlier items; a history item is not its own neighbour")
-    pool_text = "; ".join(f"{POOL_LABELS[p]}: {c['items']} items, {c['users']} users "
+    pool_text = "; ".join(f"{c['label']}: {c['items']} items, {c['users']} users "
                           f"({c['history_all_in_pool']} with their whole history in the pool), "
                           f"{c['sm_hr_queries']} SM-HR queries" for p, c in counts.items())
     small = f" Small configuration: restricted to {len(item_subset)} items." if item_subset is not None else ""
