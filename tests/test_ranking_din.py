@@ -87,25 +87,29 @@ def test_build_ctr_data_names_missing_vectors():
         build_ctr_data(ds, ids, unit_vectors(len(ids), 8))
 
 
+def title_vectors_for(beauty, tmp_store):
+    """Title vectors: the shipped store's copy when it exists (read only), else built into the test store."""
+    from reaseq_core.errors import MissingArtifact
+    from reaseq_core.representation.knowledge_vectors import dataset_with_clean_text
+    from reaseq_core.representation.title_vectors import build_title_vectors, load_title_vectors
+    from reaseq_core.store import ArtifactStore
+    try:
+        return load_title_vectors("beauty", ArtifactStore())
+    except MissingArtifact:
+        z = build_title_vectors(dataset_with_clean_text(beauty), tmp_store, show_progress=False)
+        return z["item_ids"], z["vectors"]
+
+
 @pytest.mark.slow
-def test_din_real_short_run_beats_random():
+def test_din_real_short_run_beats_random(beauty, tmp_store):
     """A 3,000-user Beauty slice, 5 epochs, title vectors.
 
     Margin: the test split has ~3,000 positives and ~3,000 negatives; under a random scorer AUC has
     std sqrt((n+ + n- + 1) / (12 n+ n-)) ~= 0.0075, so AUC > 0.55 is more than 6 standard deviations
     above chance -- a model that learned nothing cannot pass by luck.
     """
-    from reaseq_core.data import ensure_dataset
-    from reaseq_core.representation.title_vectors import build_title_vectors, load_title_vectors
-    from reaseq_core.errors import MissingArtifact
-    ds = ensure_dataset("beauty")
-    try:
-        ids, vecs = load_title_vectors("beauty")
-    except MissingArtifact:
-        from reaseq_core.representation.knowledge_vectors import dataset_with_clean_text
-        z = build_title_vectors(dataset_with_clean_text(ds))
-        ids, vecs = z["item_ids"], z["vectors"]
-    r = run_din_experiment(ds, ids, vecs, seeds=(0,), small=True, show_progress=False)
+    ids, vecs = title_vectors_for(beauty, tmp_store)
+    r = run_din_experiment(beauty, ids, vecs, seeds=(0,), small=True, show_progress=False)
     n_test = r["protocol"]["n_test"]
     assert 5000 < n_test < 7000
     assert r["mean"]["overall"]["auc"] > 0.55, r["summary"]

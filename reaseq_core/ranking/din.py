@@ -30,7 +30,7 @@ Public entry point (called by the GBR stage for Table 6):
     returns {
       "model": "DIN", "seeds": [...],
       "per_seed": [{"seed", "overall": {"auc","gauc","n"}, "hot": {...}, "cold": {...}, "best_epoch",
-                    "wall_s", "train_samples_per_s", "valid_auc_per_epoch"}],
+                    "wall_s", "cpu_s", "train_samples_per_s", "valid_auc_per_epoch"}],
       "mean": {"overall": {"auc","gauc"}, "hot": {...}, "cold": {...}}, "std": {same, ddof=1 over seeds},
       "summary": {"overall_auc", "overall_auc_std", "overall_gauc", ..., "cold_gauc_std"},
       "protocol": {neg_ratio, sampler, sample_seed, max_len, split, segments, n_samples, n_users, n_test,
@@ -121,6 +121,7 @@ def run_din_experiment(dataset, item_ids, item_vectors, extra_history: dict | No
         model = DIN(data.table, dim=dim)
         r = train_and_evaluate(model, data, seed, cfg, desc=f"DIN seed {seed}")
         per_seed.append({"seed": seed, **r["test"], "best_epoch": r["best_epoch"], "wall_s": r["wall_s"],
+                         "cpu_s": r["cpu_s"],
                          "train_samples_per_s": r["train_samples_per_s"],
                          "valid_auc_per_epoch": r["valid_auc_per_epoch"]})
     s = summarise_seeds(per_seed)
