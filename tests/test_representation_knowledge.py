@@ -57,6 +57,7 @@ def fixture_knowledge() -> pd.DataFrame:
     for item in LIGHT_BLUE[:2] + [PRADA, VERSACE]:
         rows.append(_row(item, "single_agent", [_entry("Use", ["daily wear"], ["title"])],
                          [_entry("Type", ["perfume"], ["title"], grounded=False)]))
+    rows.append(_row(LIGHT_BLUE[2], "single_agent", [], [], status="failed", reason="missing dimensions"))
     rows.append(_row("B000052ZTY", "multi_agent", [], [], status="failed", reason="invalid JSON after 3 retries"))
     rows.append(_row("NOT-AN-ITEM", "multi_agent", [_entry("X", ["y"], [])], [_entry("X", ["y"], [])]))
     return pd.DataFrame(rows)
@@ -169,6 +170,7 @@ def test_tables_carry_their_protocol_and_are_stored(beauty, kstore, tables):
 
 def test_figure7_examples(tables):
     fig7 = tables[0]["figure7"]
+    assert fig7["items_with_both_setups_attempted"] == 5 and fig7["items_with_a_failed_setup"] == 1
     assert fig7["items"] == 4 and [e["item_id"] for e in fig7["examples"]] == sorted(LIGHT_BLUE[:2] + [PRADA, VERSACE])
     prada = next(e for e in fig7["examples"] if e["item_id"] == PRADA)
     assert prada["multi_agent"]["entries_user_demand"] == 1 and prada["multi_agent"]["ungrounded_entries"] == 1

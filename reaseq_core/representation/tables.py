@@ -267,13 +267,13 @@ def figure7_examples(dataset, knowledge: pd.DataFrame, where: str, item_subset: 
     items = dataset.items.set_index(dataset.items["item_id"].astype(str))
     k = knowledge.reset_index(drop=True)
     k["_row"] = k.index + 1            # 1-based parquet row, for error messages
-    k = k[k["status"] == "ok"]
-    k = k[~k[["item_id", "setup"]].astype(str).duplicated(keep="last")]
-    by_setup = {s: k[k["setup"] == s].set_index(k.loc[k["setup"] == s, "item_id"].astype(str))
-                for s in ("multi_agent", "single_agent")}
-    ids = sorted(set(by_setup["multi_agent"].index) & set(by_setup["single_agent"].index) & set(items.index))
-    if item_subset is not None:
-        ids = [i for i in ids if i in item_subset]
+    k = k[~k[["item_id", "setup"]].astype(str).duplicated(keep="last")]     # the latest row of an item wins
+    latest = {s: k[k["setup"] == s].set_index(k.loc[k["setup"] == s, "item_id"].astype(str))
+              for s in ("multi_agent", "single_agent")}
+    in_scope = set(items.index) if item_subset is None else set(items.index) & item_subset
+    pairs = set(latest["multi_agent"].index) & set(latest["single_agent"].index) & in_scope
+    by_setup = {s: f[f["status"] == "ok"] for s, f in latest.items()}
+    ids = sorted(i for i in pairs if i in by_setup["multi_agent"].index and i in by_setup["single_agent"].index)
 
     def side(row, line: int) -> dict:
         out = {}
@@ -312,7 +312,8 @@ def figure7_examples(dataset, knowledge: pd.DataFrame, where: str, item_subset: 
                    "keywords": mean(s, "keywords"), "grounding_rate": mean(s, "grounding_rate"),
                    "ungrounded_entries": mean(s, "ungrounded_entries")} for s in by_setup}
     return {"dataset": dataset.name, "dataset_hash": dataset.card["content_hash"], "items": len(examples),
-            "summary_means": summary,
+            "items_with_both_setups_attempted": len(pairs),
+            "items_with_a_failed_setup": len(pairs) - len(examples), "summary_means": summary,
             "note": "Items with status-ok knowledge from both setups; grounding as recorded by the knowledge "
                     "stage's check of each entry's cited evidence against the item's metadata. The paper's "
                     "Figure 7 shows one such pair on a Taobao item (appendix D).",
