@@ -79,3 +79,20 @@ def test_templates_render_and_refuse_missing_values():
     # the item comes last: everything before it is shared by all items of a subcategory (prefix reuse)
     t = load_template("item_knowledge")
     assert t.rstrip().endswith("${item}\n</item>") and t.index("${demand_dimensions}") < t.index("${item}")
+
+
+def test_label_repair_is_recorded_and_bounded():
+    import json
+    raw = json.dumps({"decisions": ["a.", "b."], "analysis": "x",
+                      "dimensions": ["Fragrance", "Gender", "Occasion", "Budget", "Purpose"]})
+    fixed = schemas.repair_taxonomy(raw, "demand", {"Fragrance"})
+    assert fixed is not None
+    ans, note = fixed
+    assert ans.dimensions == ["Gender", "Occasion", "Budget", "Purpose"] and "['Fragrance']" in note
+    # too few left after removal: no repair
+    raw2 = json.dumps({"decisions": ["a.", "b."], "analysis": "x", "dimensions": ["Fragrance", "Brand", "Gender", "Budget"]})
+    assert schemas.repair_taxonomy(raw2, "demand", {"Fragrance"}) is None
+    # nothing forbidden (it failed for another reason): no repair
+    raw3 = json.dumps({"decisions": ["a.", "b."], "analysis": "x", "dimensions": ["A1", "B2", "C3", "D4"]})
+    assert schemas.repair_taxonomy(raw3, "demand", set()) is None
+    assert schemas.repair_taxonomy("not json", "demand", set()) is None

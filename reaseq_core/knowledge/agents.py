@@ -77,9 +77,15 @@ def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> di
                           check=schemas.make_taxonomy_check(perspective, _category_names(ds, category, perspective)),
                           use_grammar=ctx.use_grammar)
     out = {"dimensions": [], "reasoning": "", "decisions": [], "input_kind": kind, "inputs_sample": lines[:60],
-           "status": "ok" if res.ok else "failed", "error": res.error, "attempts": res.attempts}
-    if res.ok:
-        v = res.value
+           "status": "ok" if res.ok else "failed", "error": res.error, "attempts": res.attempts, "repair": None}
+    value = res.value
+    if not res.ok:
+        fixed = schemas.repair_taxonomy(res.raw, perspective, _category_names(ds, category, perspective))
+        if fixed is not None:
+            value, out["repair"] = fixed
+            out.update(status="ok", error=None)
+    if value is not None:
+        v = value
         out.update(dimensions=[d.strip() for d in v.dimensions], reasoning=v.analysis, decisions=v.decisions)
     return out
 
@@ -101,9 +107,15 @@ def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, per
                           check=schemas.make_refinement_check(perspective, _category_names(ds, category, perspective)),
                           use_grammar=ctx.use_grammar)
     out = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "ok" if res.ok else "failed",
-           "error": res.error, "attempts": res.attempts, "inputs_sample": samples}
-    if res.ok:
-        v = res.value
+           "error": res.error, "attempts": res.attempts, "inputs_sample": samples, "repair": None}
+    value = res.value
+    if not res.ok:
+        fixed = schemas.repair_refinement(res.raw, perspective, _category_names(ds, category, perspective))
+        if fixed is not None:
+            value, out["repair"] = fixed
+            out.update(status="ok", error=None)
+    if value is not None:
+        v = value
         out.update(reasoning_trace=v.reasoning_trace, final=[d.label.strip() for d in v.dimensions],
                    dimensions=[{"label": d.label.strip(), "rationale": d.rationale, "justification": d.justification,
                                 "mapped": d.mapped} for d in v.dimensions])

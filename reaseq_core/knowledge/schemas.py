@@ -38,8 +38,8 @@ class RefinedDimension(BaseModel):
 class RefinementAnswer(BaseModel):
     """Layer 2 (Prompt 3): reasoning trace, justified dimensions, final label list."""
     reasoning_trace: str = Field(max_length=600)
-    dimensions: list[RefinedDimension] = Field(min_length=L2_MIN_DIMS, max_length=L2_MAX_DIMS)
-    final: list[str] = Field(min_length=L2_MIN_DIMS, max_length=L2_MAX_DIMS)
+    dimensions: list[RefinedDimension] = Field(min_length=3, max_length=L2_MAX_DIMS)
+    final: list[str] = Field(min_length=3, max_length=L2_MAX_DIMS)   # 3: after a label repair (see repair_refinement)
 
 
 class KnowledgeEntry(BaseModel):
@@ -97,6 +97,43 @@ def make_refinement_check(perspective: str, also_forbidden: set[str] = frozenset
         _check_labels([d.label for d in ans.dimensions], forbidden_labels(perspective) | {_norm(x) for x in also_forbidden},
                       perspective)
     return check
+
+
+def repair_labels(raw: str, schema_model, labels_of, drop, forbidden: set[str], min_left: int):
+    """Last resort after every attempt failed only because of forbidden labels: drop those labels, keep the
+    answer if at least `min_left` remain. Returns (answer, note) or None. The note goes into the artifact, so
+    a repaired answer is never mistaken for one the model produced as is."""
+    from ..llm.structured import parse_json_tolerant
+    try:
+        ans = schema_model.model_validate(parse_json_tolerant(raw))
+    except (ValueError, Exception):  # noqa: BLE001 - anything unparseable is simply not repairable
+        return None
+    bad = [x for x in labels_of(ans) if _norm(x) in forbidden]
+    keep = [x for x in labels_of(ans) if _norm(x) not in forbidden]
+    if not bad or len(keep) < min_left or len({_norm(x) for x in keep}) != len(keep):
+        return None
+    return drop(ans, {_norm(x) for x in bad}), f"repaired: removed label(s) {bad} that broke the label rule"
+
+
+def repair_taxonomy(raw: str, perspective: str, also_forbidden: set[str]):
+    forbidden = forbidden_labels(perspective) | {_norm(x) for x in also_forbidden}
+    return repair_labels(raw, TaxonomyAnswer, lambda a: a.dimensions,
+                         lambda a, bad: a.model_copy(update={"dimensions": [d for d in a.dimensions if _norm(d) not in bad]}),
+                         forbidden, L1_MIN_DIMS)
+
+
+def repair_refinement(raw: str, perspective: str, also_forbidden: set[str]):
+    forbidden = forbidden_labels(perspective) | {_norm(x) for x in also_forbidden}
+    try:
+        from ..llm.structured import parse_json_tolerant
+        check_refinement(RefinementAnswer.model_validate(parse_json_tolerant(raw)))
+    except Exception:  # noqa: BLE001 - only answers that break nothing but the label rule are repaired
+        return None
+    return repair_labels(raw, RefinementAnswer, lambda a: [d.label for d in a.dimensions],
+                         lambda a, bad: a.model_copy(update={
+                             "dimensions": [d for d in a.dimensions if _norm(d.label) not in bad],
+                             "final": [f for f in a.final if _norm(f) not in bad]}),
+                         forbidden, 3)
 
 
 def check_refinement(ans: RefinementAnswer) -> None:
