@@ -236,7 +236,8 @@ def build_pools(dataset, store: ArtifactStore, knowledge: pd.DataFrame | None,
         pools.append(Pool(name, ids, arms))
         if name == "makr":
             info["truncated_share"] = {"t_u": truncated_share(m.t_u), "t_p": truncated_share(m.t_p),
-                                       "title_makr_text": truncated_share(tm_texts)}
+                                       "title_makr_text": truncated_share(tm_texts),
+                                       "max_seq_length": int(load_encoder().max_seq_length)}
     return pools, info
 
 
@@ -256,7 +257,7 @@ def deviations(info: dict, n_items: int) -> list[str]:
            "it is derived from title tokens, which favours the title arm",
            "Exact cosine search (faiss IndexFlatIP) instead of approximate search"]
     if trunc:
-        out.append("Texts longer than the encoder's 256 word pieces are truncated: "
+        out.append(f"Texts longer than the encoder's {trunc['max_seq_length']} word pieces are truncated: "
                    f"{trunc['t_u']:.1%} of t_u, {trunc['t_p']:.1%} of t_p, {trunc['title_makr_text']:.1%} of "
                    "title + MAKR texts")
     return out
