@@ -28,6 +28,14 @@ PAD, ITEM, LABELED, FILL = 0, 1, 2, 3
 @dataclass
 class LabelConfig:
     tau_coh: float = 0.01
+    # when set, tau_coh is this quantile of the defined Delta p values instead (small smoke runs, whose
+    # barely trained SASRec gives tiny probabilities)
+    tau_coh_quantile: float | None = None
+
+    def threshold(self, dp: pd.Series) -> float:
+        if self.tau_coh_quantile is None:
+            return self.tau_coh
+        return float(dp.dropna().quantile(self.tau_coh_quantile))
 
 
 def delta_p(p_next: np.ndarray, p_skip: np.ndarray) -> np.ndarray:

@@ -16,7 +16,8 @@ with tau = 0.07 and negatives one random item token from every other sequence in
 writes the normaliser L' as "the number of masked tokens"; we use |P_L| of the sequence, LLaDA's
 unbiased form (E[#masked] = t |P_L|). Point-wise ablations: L_cos = mean(1 - cos(h, y+)) and
 L_mse = mean ||h - y+||_2 (the paper's "Euclidean distance") over masked tokens.
-Optimiser: Adam with linear warm-up then cosine annealing.
+Optimiser: Adam with linear warm-up then cosine annealing. Training batches group sequences of similar
+length (in random order) so padding stays cheap; evaluation batches are drawn at random.
 """
 from __future__ import annotations
 
@@ -45,12 +46,12 @@ class LLaDAConfig:
     max_len: int = 128
     loss: str = "infonce"
     temperature: float = 0.07
-    batch_size: int = 256
+    batch_size: int = 128
     lr: float = 2e-3
     warmup_frac: float = 0.05
-    epochs: int = 10
+    epochs: int = 6
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -154,10 +155,13 @@ def train_llada(train: Corpus, item_vectors: np.ndarray, cfg: LLaDAConfig, show_
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_lambda(s, total, warmup))
     losses, t0, step = [], time.time(), 0
     bar = tqdm(total=total, desc=f"llada {cfg.loss} seed {cfg.seed}", disable=not show_progress, mininterval=5)
+    lengths = (train.kinds[keep] != PAD).sum(1)
     for epoch in range(cfg.epochs):
-        order = rng.permutation(keep)
-        for a in range(steps_per_epoch):
-            tokens, kinds = _batch(train, order[a * cfg.batch_size:(a + 1) * cfg.batch_size])
+        # batches of similar length (padding to the longest costs little), in random order
+        order = keep[np.lexsort((rng.random(len(keep)), lengths))]
+        starts = rng.permutation(steps_per_epoch) * cfg.batch_size
+        for a in starts:
+            tokens, kinds = _batch(train, order[a:a + cfg.batch_size])
             mask, t = dynamic_mask(kinds, gen)
             inp, is_fill, padding = model_inputs(tokens, kinds, mask)
             targets = model.item_table[tokens]
@@ -170,7 +174,7 @@ def train_llada(train: Corpus, item_vectors: np.ndarray, cfg: LLaDAConfig, show_
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
             bar.update(1)
         log(f"llada {cfg.loss} seed {cfg.seed} epoch {epoch + 1}: loss {np.mean(losses[-steps_per_epoch:]):.4f}")
@@ -194,6 +198,8 @@ def evaluate_ib(model: TinyLLaDA, corpus: Corpus, batch_size: int, seed: int = 1
     gen = torch.Generator().manual_seed(seed)
     keep = np.nonzero((corpus.kinds == LABELED).any(1))[0]
     order = np.random.default_rng(seed).permutation(keep)
+    if len(order) < batch_size:
+        raise ValueError(f"only {len(order)} evaluation sequences with a P_L position; batch size is {batch_size}")
     parts = []
     for a in range(len(order) // batch_size):
         tokens, kinds = _batch(corpus, order[a * batch_size:(a + 1) * batch_size])

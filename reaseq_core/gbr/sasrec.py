@@ -4,8 +4,9 @@ Delta p_t = p(b_{t+1} | B^{<t+1}) - p(b_{t+1} | B^{<t})).
 
 Causal self-attention over the item sequence with learnable positions; the output at position j is the
 user's state after b_1..b_j and scores every item by a dot product with the (shared) item embedding.
-Training uses cross-entropy over the full item softmax (cheap for 12k items, and it is what lets SASRec
-reach the tuned reference on Beauty), on every position of the leave-one-out training part.
+Training uses cross-entropy of the next item at every position of the leave-one-out training part, over
+the target plus 2,048 uniformly sampled items shared by the batch (SASRecConfig.n_negatives; 0 gives the
+full 12k-item softmax at ~6x the cost on this CPU).
 
 Positions are counted from the first item of the window (sequences right-padded), so the causal output at
 position j is *exactly* the prediction from the prefix b_1..b_j alone: one forward pass gives both
@@ -33,15 +34,16 @@ class SASRecConfig:
     n_heads: int = 2
     max_len: int = 50
     dropout: float = 0.5
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.0
+    n_negatives: int = 2048      # shared uniform negatives per batch for the softmax; 0 = full softmax
     batch_size: int = 128
     max_epochs: int = 200
     eval_every: int = 2
     patience: int = 4            # evaluations without a better validation NDCG@10 before stopping
-    time_budget_s: float = 720.0  # wall-clock cap on training (CPU)
+    time_budget_s: float = 480.0  # wall-clock cap on training (CPU)
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
 
 
 class SASRec(nn.Module):
@@ -73,6 +75,29 @@ class SASRec(nn.Module):
         out = h @ self.item_emb.weight.T
         out[..., 0] = -math.inf
         return out
+
+
+def softmax_loss(model: SASRec, h: torch.Tensor, target: torch.Tensor, n_negatives: int,
+                 gen: torch.Generator | None = None) -> torch.Tensor:
+    """Cross-entropy of the next item: over the full catalogue (n_negatives = 0) or over the target plus
+    n_negatives items drawn uniformly and shared by the batch (a negative equal to the target is masked).
+    The sampled form costs n_negatives / n_items of the full one, which is what fits SASRec in a CPU budget."""
+    if n_negatives <= 0:
+        return F.cross_entropy(model.logits(h), target)
+    n_items = model.item_emb.num_embeddings - 1
+    neg = torch.randint(1, n_items + 1, (n_negatives,), generator=gen)
+    pos_logit = (h * model.item_emb(target)).sum(-1, keepdim=True)
+    neg_logit = (h @ model.item_emb(neg).T).masked_fill(neg[None, :] == target[:, None], -math.inf)
+    logits = torch.cat([pos_logit, neg_logit], 1)
+    return F.cross_entropy(logits, torch.zeros(len(target), dtype=torch.long))
+
+
+def length_buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of sequences of similar length (random within equal lengths), in random order: padding
+    to the batch's longest sequence then costs little (most Beauty sequences are 3-10 items long)."""
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches = [order[a:a + batch_size] for a in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def _pad(rows: list[np.ndarray], width: int) -> torch.Tensor:
@@ -112,7 +137,7 @@ def full_ranking(model: SASRec, inputs: list[np.ndarray], targets: np.ndarray, e
             if exclude_history:
                 hist = torch.zeros_like(sc, dtype=torch.bool)
                 for r, s in enumerate(inputs[a:a + batch_size]):
-                    hist[r, torch.from_numpy(np.asarray(s))] = True
+                    hist[r, torch.as_tensor(np.array(s, dtype=np.int64))] = True
                 hist[torch.arange(len(rows)), tgt] = False
                 sc = sc.masked_fill(hist, -math.inf)
             t = sc.gather(1, tgt[:, None])
@@ -137,10 +162,12 @@ def train_sasrec(seqs: list[np.ndarray], n_items: int, cfg: SASRecConfig | None 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     torch.set_num_threads(cfg.threads)
+    gen = torch.Generator().manual_seed(cfg.seed)
     L = cfg.max_len
     train = [s[:-2] for s in seqs if len(s) >= 4]
     inp = [s[:-1][-L:] for s in train]
     tgt = [s[1:][-L:] for s in train]
+    lengths = np.array([len(s) for s in inp])
     model = SASRec(n_items, cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # small fixed validation sample for model selection (the full valid/test runs at the end)
@@ -151,20 +178,17 @@ def train_sasrec(seqs: list[np.ndarray], n_items: int, cfg: SASRecConfig | None 
     epoch = 0
     for epoch in range(1, cfg.max_epochs + 1):
         model.train()
-        order = rng.permutation(len(inp))
         total, steps = 0.0, 0
-        for a in tqdm(range(0, len(order), cfg.batch_size), desc=f"sasrec epoch {epoch}", leave=False,
-                      disable=not show_progress, mininterval=5):
-            idx = order[a:a + cfg.batch_size]
+        for idx in tqdm(length_buckets(lengths, cfg.batch_size, rng), desc=f"sasrec epoch {epoch}", leave=False,
+                        disable=not show_progress, mininterval=5):
             width = max(len(inp[i]) for i in idx)
             x, y = _pad([inp[i] for i in idx], width), _pad([tgt[i] for i in idx], width)
-            h = model(x)
-            real = y > 0
-            loss = F.cross_entropy(model.logits(h[real]), y[real])
+            h = model(x)[y > 0]
+            loss = softmax_loss(model, h, y[y > 0], cfg.n_negatives, gen)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss)
+            total += float(loss.detach())
             steps += 1
         out_of_time = time.time() - t0 > cfg.time_budget_s
         if epoch % cfg.eval_every == 0 or out_of_time:
