@@ -46,8 +46,10 @@ pd.DataFrame([{"category": c, "setup": s, **{k: v for k, v in f.items() if k != 
 for cat, t in taxonomy["categories"].items():
     for persp in ("demand", "attribute"):
         x = t[persp]
-        print(f"{cat} / {persp} [{x['input_kind']}, {x['status']}]: {x['dimensions']}")
-        print("   ", x["reasoning"][:300])
+        print(f"{cat} / {persp} [{x['input_kind']}, {x['status']}, {x.get('attempts')} attempt(s)]: {x['dimensions']}")
+        if x.get("repair"):
+            print("    ", x["repair"])
+        print("    ", x["reasoning"][:300])
 
 # %% [markdown]
 # ## Layer 2: refined dimensions per subcategory (label, rationale, mapped inputs)
@@ -58,7 +60,8 @@ for cat, t in taxonomy["categories"].items():
     for sub, s in t["subcategories"].items():
         for persp in ("demand", "attribute"):
             for d in s[persp].get("dimensions", []):
-                rows.append({"category": cat, "subcategory": sub, "perspective": persp, **d})
+                rows.append({"category": cat, "subcategory": sub, "perspective": persp, **d,
+                             "repair": s[persp].get("repair")})
 pd.DataFrame(rows)
 
 # %% [markdown]

@@ -90,7 +90,8 @@ def test_label_repair_is_recorded_and_bounded():
     ans, note = fixed
     assert ans.dimensions == ["Gender", "Occasion", "Budget", "Purpose"] and "['Fragrance']" in note
     # too few left after removal: no repair
-    raw2 = json.dumps({"decisions": ["a.", "b."], "analysis": "x", "dimensions": ["Fragrance", "Brand", "Gender", "Budget"]})
+    raw2 = json.dumps({"decisions": ["a.", "b."], "analysis": "x",
+                       "dimensions": ["Fragrance", "Brand", "Price", "Gender", "Budget"]})
     assert schemas.repair_taxonomy(raw2, "demand", {"Fragrance"}) is None
     # nothing forbidden (it failed for another reason): no repair
     raw3 = json.dumps({"decisions": ["a.", "b."], "analysis": "x", "dimensions": ["A1", "B2", "C3", "D4"]})

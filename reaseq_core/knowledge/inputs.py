@@ -24,8 +24,9 @@ KIND_TEXT = {
               "and a sample of product titles; infer from them what users seek in this category",
     "key_values": "merchant-provided key: value specifications (with example values)",
     "structured_fields": "this dataset has no merchant key-value specifications, so these are the structured fields "
-                         "that exist (title, brand, price, category path) of sample items; most product properties "
-                         "(type, form, size, ingredients, scent, finish) are written in the titles",
+                         "that exist (title, brand, price, category path) of sample items. Most product properties "
+                         "(such as type, form, size, ingredients, finish) are written inside the titles: cluster those "
+                         "properties, not the field names",
 }
 MIN_ATTRIBUTE_KEYS = 3   # fewer distinct keys in a category are no key-value schema to cluster
 

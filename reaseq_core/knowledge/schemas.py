@@ -119,7 +119,7 @@ def repair_taxonomy(raw: str, perspective: str, also_forbidden: set[str]):
     forbidden = forbidden_labels(perspective) | {_norm(x) for x in also_forbidden}
     return repair_labels(raw, TaxonomyAnswer, lambda a: a.dimensions,
                          lambda a, bad: a.model_copy(update={"dimensions": [d for d in a.dimensions if _norm(d) not in bad]}),
-                         forbidden, L1_MIN_DIMS)
+                         forbidden, 3)
 
 
 def repair_refinement(raw: str, perspective: str, also_forbidden: set[str]):
