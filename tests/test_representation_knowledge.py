@@ -163,6 +163,8 @@ def test_tables_carry_their_protocol_and_are_stored(beauty, kstore, tables):
     t1 = out["table1"]
     assert t1.dataset_hash == beauty.card["content_hash"] and t1.paper_reference["rows"]
     assert any("MiniLM" in d for d in t1.deviations) and any("I2T" in d for d in t1.deviations)
+    assert any("hand-written-test-fixture" in d for d in t1.deviations)        # the model that made the knowledge
+    assert any("256 word pieces are truncated" in d for d in t1.deviations)
     stored = kstore.read_json("beauty", "representation", "table1_hr.json")
     assert stored["rows"] == json.loads(json.dumps(t1.rows))
     assert "product line" in kstore.read_json("beauty", "representation", "table2_smhr.json")["protocol"]
