@@ -225,3 +225,21 @@ def test_bounded_concurrency_and_stop(beauty, tmp_path):
                            limit=12), progress=False)
     assert out2["items_processed"] == 12
     assert len(store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")) == 12
+
+
+def test_failed_refinement_inherits_parent_and_says_so(beauty, tmp_path):
+    def reply(messages, schema):
+        value = schema_filler(schema)
+        if "reasoning_trace" in value:                 # every Layer 2 answer repeats a label: invalid
+            value["dimensions"] = [value["dimensions"][0]] * len(value["dimensions"])
+            value["final"] = [d["label"] for d in value["dimensions"]]
+        return json.dumps(value)
+    store = ArtifactStore(tmp_path)
+    build_knowledge(beauty, store, FakeBackendForTests(reply), BuildConfig(categories=["Fragrance"], limit=1),
+                    progress=False)
+    cat = store.read_json("beauty", "knowledge", "taxonomy.json")["categories"]["Fragrance"]
+    sub = next(iter(cat["subcategories"].values()))
+    assert sub["demand"]["status"] == "ok" and "refinement failed after 5 attempts" in sub["demand"]["fallback"]
+    assert sub["demand"]["final"] == cat["demand"]["dimensions"]
+    row = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet").iloc[0]
+    assert row["status"] == "ok" and json.loads(row["dimensions_demand"]) == cat["demand"]["dimensions"]

@@ -162,8 +162,8 @@ def subcategory_samples(ds, category: str, subcategory: str, perspective: str, n
     for r in rows:
         f = item_fields(r)
         f.pop("sales_rank", None)
-        if perspective == "demand":       # titles carry the use and the need; brand and price add little here
-            out.append(f"{f.get('title', '')} [{f.get('category', '')}]")
+        if perspective == "demand":       # titles carry the use and the need; the path would invite product types
+            out.append(f.get("title", ""))
         else:
             out.append("; ".join(f"{k}: {v}" for k, v in f.items() if k != "attributes")
                        + ("; " + "; ".join(f"{k}: {v}" for k, v in f["attributes"].items()) if "attributes" in f else ""))

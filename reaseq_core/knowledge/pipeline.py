@@ -145,6 +145,16 @@ class KnowledgeBuild:
                               "error": f"parent {persp} taxonomy failed: {parent['error']}"}
                 continue
             sub[persp] = agents.refinement_agent(self.ctx, self.ds, category, subcategory, persp, parent["dimensions"])
+            if sub[persp]["status"] != "ok":
+                # Stage 1 of Prompt 3 is "inherit from parent": when refinement fails, the subcategory keeps the
+                # parent's dimensions unchanged, and says so, rather than leaving its items without knowledge.
+                sub[persp] = {**sub[persp], "status": "ok", "final": list(parent["dimensions"]),
+                              "dimensions": [{"label": d, "rationale": "inherited",
+                                              "justification": "parent dimension kept: refinement failed",
+                                              "mapped": []} for d in parent["dimensions"]],
+                              "fallback": f"inherited the parent taxonomy; refinement failed after "
+                                          f"{sub[persp]['attempts']} attempts: {sub[persp]['error']}",
+                              "error": None}
         cat["subcategories"][subcategory] = sub
         return sub
 
