@@ -239,7 +239,7 @@ def test_failed_refinement_inherits_parent_and_says_so(beauty, tmp_path):
                     progress=False)
     cat = store.read_json("beauty", "knowledge", "taxonomy.json")["categories"]["Fragrance"]
     sub = next(iter(cat["subcategories"].values()))
-    assert sub["demand"]["status"] == "ok" and "refinement failed after 5 attempts" in sub["demand"]["fallback"]
+    assert sub["demand"]["status"] == "ok" and "refinement failed after 3 attempts" in sub["demand"]["fallback"]
     assert sub["demand"]["final"] == cat["demand"]["dimensions"]
     row = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet").iloc[0]
     assert row["status"] == "ok" and json.loads(row["dimensions_demand"]) == cat["demand"]["dimensions"]

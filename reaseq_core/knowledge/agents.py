@@ -38,7 +38,8 @@ class AgentContext:
     backend: LLMBackend
     cache: CallCache
     max_attempts: int = 3
-    taxonomy_attempts: int = 5       # Layers 1-2 run once per (sub)category and everything below depends on them
+    taxonomy_attempts: int = 5       # Layer 1 runs once per category and everything below depends on it
+    refinement_attempts: int = 3     # Layer 2 falls back to the parent taxonomy when it fails (pipeline.py)
     use_grammar: bool = True
     templates: dict[str, str] = field(default_factory=dict)   # agent -> template text (prompt-lab overrides)
 
@@ -103,7 +104,7 @@ def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, per
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=f"{category} > {subcategory} [{perspective}]",
                           messages=_messages(prompt), schema_model=schemas.RefinementAnswer,
                           json_schema=schemas.refinement_schema(), max_tokens=MAX_TOKENS[agent],
-                          max_attempts=max(ctx.max_attempts, ctx.taxonomy_attempts),
+                          max_attempts=max(ctx.max_attempts, ctx.refinement_attempts),
                           check=schemas.make_refinement_check(perspective, _category_names(ds, category, perspective)),
                           use_grammar=ctx.use_grammar)
     out = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "ok" if res.ok else "failed",
