@@ -5,8 +5,8 @@ candidate from the same history, so the candidates' lists overlap heavily (as in
 run the same ItemEncoder (x_i = [sum SID emb; f_i]) and ESU weights; the outputs are checked equal.
 Grid: ESU width d_model 32 (as the ablation trains it) and 128 (a production-like width), 100 / 500 /
 1000 candidates; the headline is 500 candidates at d_model 128 (the d_model 32 ratio is recorded beside
-it). Time: median over repeats (torch threads = 1, no grad). Peak memory: each path runs in a fresh child
-process; peak = ru_maxrss after the path minus ru_maxrss after the shared setup. Goal: speed ratio >= 3x.
+it). Time: interleaved repeats, median (and min), torch threads = 1, no grad. Memory: MiB that torch
+allocates during one call of each path (torch.profiler, sum over ops) -- the intermediates it materialises. Goal: speed ratio >= 3x.
 
     python bench/bench_esu_dedup.py [--dataset beauty] [--history 1000] [--topk 50] [--repeats 20]
 """
@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -45,31 +42,30 @@ def setup(n_items: int, history_len: int, n_candidates: int, topk: int, d_model:
     vecs = vecs / vecs.norm(dim=1, keepdim=True)
     history = torch.as_tensor(rng.choice(np.arange(1, rows), history_len, replace=False)).expand(n_candidates, -1)
     candidates = torch.as_tensor(rng.choice(np.arange(1, rows), n_candidates, replace=False))
-    # GSU in chunks of candidates so the setup's own peak memory stays below the ESU paths' peaks
+    # GSU in chunks of candidates (the [C, T, d] similarity gather would be large at once)
     parts = [semantic_gsu_topk(history[s:s + 50], candidates[s:s + 50], vecs, topk) for s in range(0, n_candidates, 50)]
     gsu_rows, valid = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     return encoder, esu, candidates, gsu_rows, valid
 
 
-def timed(fn, repeats: int) -> float:
-    fn()                                         # warm-up
-    ts = []
+def timed_pair(fn_a, fn_b, repeats: int) -> tuple[dict, dict]:
+    """Interleaved timings (a, b, a, b, ...) so load from other jobs hits both alike; median and min in ms."""
+    fn_a(), fn_b()                               # warm-up
+    ta, tb = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        for fn, ts in ((fn_a, ta), (fn_b, tb)):
+            t = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t) * 1000)
+    return ({"median": statistics.median(ta), "min": min(ta)}, {"median": statistics.median(tb), "min": min(tb)})
+
+
+def allocated_mib(fn) -> float:
+    """MiB allocated by torch on the CPU during one call (profiler, sum of the allocations of every op)."""
+    from torch.profiler import ProfilerActivity, profile
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts) * 1000
-
-
-def child(path: str, args) -> None:
-    from reaseq_core.ranking.retrieval import esu_dedup_gather, esu_naive
-    torch.set_num_threads(1)
-    enc, esu, cand, rows, valid = setup(args.items, args.history, args.candidates, args.topk, args.d_model)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    fn = esu_naive if path == "naive" else esu_dedup_gather
-    with torch.no_grad():
-        fn(esu, enc, cand, rows, valid)
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+    return sum(max(e.self_cpu_memory_usage, 0) for e in prof.key_averages()) / 2 ** 20
 
 
 def main() -> None:
@@ -80,11 +76,7 @@ def main() -> None:
     ap.add_argument("--topk", type=int, default=50)
     ap.add_argument("--candidates", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--d-model", type=int, default=32, help="child only: ESU width")
-    ap.add_argument("--child", choices=["naive", "dedup"])
     args, _ = ap.parse_known_args()
-    if args.child:
-        return child(args.child, args)
     from reaseq_core.ranking.retrieval import esu_dedup_gather, esu_naive
     torch.set_num_threads(1)
     rows_out = []
@@ -94,24 +86,23 @@ def main() -> None:
         with torch.no_grad():
             a, b = esu_naive(esu, enc, cand, rows, valid), esu_dedup_gather(esu, enc, cand, rows, valid)
             max_diff = float((a - b).abs().max())
-            t_naive = timed(lambda: esu_naive(esu, enc, cand, rows, valid), args.repeats)
-            t_dedup = timed(lambda: esu_dedup_gather(esu, enc, cand, rows, valid), args.repeats)
-        mem = {}
-        for path in ("naive", "dedup"):
-            cmd = [sys.executable, __file__, "--child", path, "--items", str(args.items), "--history",
-                   str(args.history), "--topk", str(args.topk), "--candidates", str(n_cand), "--d-model", str(d_model)]
-            mem[path] = float(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()[-1])
+            t_naive, t_dedup = timed_pair(lambda: esu_naive(esu, enc, cand, rows, valid),
+                                          lambda: esu_dedup_gather(esu, enc, cand, rows, valid), args.repeats)
+        mem = {"naive": allocated_mib(lambda: esu_naive(esu, enc, cand, rows, valid)),
+               "dedup": allocated_mib(lambda: esu_dedup_gather(esu, enc, cand, rows, valid))}
         rows_out.append({"d_model": d_model, "x_dim": enc.dim, "candidates": n_cand, "history": args.history,
                          "topk": args.topk,
                          "unique_retrieved": int(len(torch.unique(rows))), "retrieved_slots": int(rows.numel()),
-                         "naive_ms": t_naive, "dedup_ms": t_dedup, "speed_ratio": t_naive / t_dedup,
-                         "peak_mib_naive": mem["naive"], "peak_mib_dedup": mem["dedup"], "max_abs_diff": max_diff})
-    print(f"{'d':>4} {'cands':>6} {'unique/slots':>14} {'naive ms':>9} {'dedup ms':>9} {'ratio':>6} "
-          f"{'peak MiB naive':>15} {'peak MiB dedup':>15} {'max|diff|':>10}")
+                         "naive_ms": t_naive["median"], "dedup_ms": t_dedup["median"],
+                         "speed_ratio": t_naive["median"] / t_dedup["median"],
+                         "speed_ratio_of_minima": t_naive["min"] / t_dedup["min"],
+                         "alloc_mib_naive": mem["naive"], "alloc_mib_dedup": mem["dedup"], "max_abs_diff": max_diff})
+    print(f"{'d':>4} {'cands':>6} {'unique/slots':>14} {'naive ms':>9} {'dedup ms':>9} {'ratio':>6} {'min-ratio':>9} "
+          f"{'alloc MiB naive':>15} {'alloc MiB dedup':>15} {'max|diff|':>10}")
     for r in rows_out:
         print(f"{r['d_model']:>4} {r['candidates']:>6} {r['unique_retrieved']:>6}/{r['retrieved_slots']:<7} {r['naive_ms']:>9.2f} "
-              f"{r['dedup_ms']:>9.2f} {r['speed_ratio']:>6.2f} {r['peak_mib_naive']:>15.1f} "
-              f"{r['peak_mib_dedup']:>15.1f} {r['max_abs_diff']:>10.1e}")
+              f"{r['dedup_ms']:>9.2f} {r['speed_ratio']:>6.2f} {r['speed_ratio_of_minima']:>9.2f} {r['alloc_mib_naive']:>15.1f} "
+              f"{r['alloc_mib_dedup']:>15.1f} {r['max_abs_diff']:>10.1e}")
     trained = next(r for r in rows_out if r["d_model"] == 32 and r["candidates"] == args.candidates)
     main_row = next(r for r in rows_out if r["d_model"] == 128 and r["candidates"] == args.candidates)
     for name, r in (("as trained (d_model 32)", trained), ("production-like width (d_model 128)", main_row)):
@@ -120,15 +111,17 @@ def main() -> None:
     from reaseq_core.store import ArtifactStore
     ArtifactStore().write_json(args.dataset, "bench", "esu_dedup.json", {
         "headline": {"speed_ratio": round(main_row["speed_ratio"], 2),
+                     "speed_ratio_of_minima": round(main_row["speed_ratio_of_minima"], 2),
                      "speed_ratio_d32": round(trained["speed_ratio"], 2), "d_model": 128,
                      "candidates": main_row["candidates"],
                      "naive_ms": round(main_row["naive_ms"], 2), "dedup_ms": round(main_row["dedup_ms"], 2),
-                     "peak_mib_naive": round(main_row["peak_mib_naive"], 1),
-                     "peak_mib_dedup": round(main_row["peak_mib_dedup"], 1)},
+                     "alloc_mib_naive": round(main_row["alloc_mib_naive"], 1),
+                     "alloc_mib_dedup": round(main_row["alloc_mib_dedup"], 1)},
         "rows": rows_out,
         "method": "synthetic catalogue of Beauty's size and feature vocabularies; one user, history of "
                   f"{args.history}, semantic GSU top-{args.topk} per candidate; torch 1 thread, no grad, "
-                  "median of repeats; peak = ru_maxrss growth of a fresh child process running one path"},
+                  "interleaved repeats (median; min-ratio beside it); memory = MiB allocated by torch during one call "
+                  "(profiler, sum over ops)"},
         {"config": vars(args)})
 
 

@@ -1,7 +1,8 @@
 """Benchmark: ranking training throughput per variant (samples/s) and the ablation-suite wall time.
 
 Throughput: each Table 3/4 variant trains `--batches` batches of 1,024 real Beauty CTR samples
-(title vectors, SIDs from semantic_ids/sids.parquet, torch 2 threads), after 3 warm-up batches; the
+(title vectors, SIDs from semantic_ids/sids.parquet, torch 1 thread, the training loop's
+length-bucketed batches), after 3 warm-up batches; the
 median of `--repeats` timings is reported. The suite wall time is the one `reaseq rank ablation`
 measured and stored with ranking/table3_ablation.json (all variants x seeds, end to end; goal < 30 min).
 
@@ -25,9 +26,9 @@ def main() -> None:
     args, _ = ap.parse_known_args()
     from reaseq_core.data import ensure_dataset
     from reaseq_core.ranking.ablation import TABLE3_VARIANTS, build_model, prepare
-    from reaseq_core.ranking.train import make_batch
+    from reaseq_core.ranking.train import length_bucketed_batches, make_batch
     from reaseq_core.store import ArtifactStore
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)      # as the ablation trains (2 shared cores; see train.TrainConfig)
     store = ArtifactStore()
     ds = ensure_dataset(args.dataset, store)
     ctx = prepare(ds, store)
@@ -39,7 +40,10 @@ def main() -> None:
         model = build_model(ctx, v, seed=0)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         bce = torch.nn.BCEWithLogitsLoss()
-        batches = [make_batch(ctx.data, rng.choice(train_idx, 1024, replace=False)) for _ in range(args.batches + 3)]
+        # the training loop's own batching: shuffled, length-bucketed batches of 1,024
+        hist_len = (ctx.data.history[:, : ctx.data.max_len] != 0).sum(1)
+        order = length_bucketed_batches(train_idx, hist_len, 1024, rng)[: args.batches + 3]
+        batches = [make_batch(ctx.data, b) for b in order]
 
         def step(b):
             loss = bce(model(b), b["label"])
@@ -76,7 +80,7 @@ def main() -> None:
                      "full_model_train_samples_per_s": round(rows[4]["train_samples_per_s"]),
                      "ablation_suite_wall_min": round(suite["wall_s"] / 60, 1) if suite and suite["wall_s"] else None},
         "rows": rows, "suite": suite,
-        "method": f"{args.batches} batches of 1024 real samples per variant, 2 torch threads, median of "
+        "method": f"{args.batches} length-bucketed batches of 1024 real samples per variant, 1 torch thread, median of "
                   f"{args.repeats}; suite wall time as measured by reaseq rank ablation"}, {"config": vars(args)})
 
 

@@ -159,9 +159,9 @@ def run_ablation(dataset_name: str = "beauty", seeds=(0, 1, 2), *, small: bool =
         epochs = 1
     # small runs read and write `small_*` artifacts so they never overwrite the full results
     prefix = "small_" if small else ""
-    # SIDs are per item, independent of the user slice: a small run uses the full SIDs when they exist
+    # a small run uses the smoke SIDs (small_sids.parquet) when a small `build_sids` made them, else the full ones
     sids_name = "sids.parquet"
-    if small and not store.exists(ds.name, "semantic_ids", sids_name):
+    if small and store.exists(ds.name, "semantic_ids", "small_sids.parquet"):
         sids_name = "small_sids.parquet"
     ctx = prepare(ds, store, small=small, max_len=max_len, neg_ratio=neg_ratio, sids_name=sids_name)
     variants = list(variants or TABLE3_VARIANTS + TABLE4_VARIANTS)

@@ -87,7 +87,7 @@ class ReaSeqRanker(nn.Module):
         return self.head(torch.cat(parts, -1)).squeeze(-1)
 
 
-def precompute_gsu(data, feats: ItemFeatureTable, k: int = 10, chunk: int = 8192) -> None:
+def precompute_gsu(data, feats: ItemFeatureTable, k: int = 10, chunk: int = 2048) -> None:
     """Run both GSUs once for every sample (same functions as the model) and store the results in
     data.sample_features as gsu_{category,semantic}_{rows,valid}."""
     category = torch.as_tensor(feats.categorical["primary_category"])
