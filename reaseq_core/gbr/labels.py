@@ -27,7 +27,7 @@ PAD, ITEM, LABELED, FILL = 0, 1, 2, 3
 
 @dataclass
 class LabelConfig:
-    tau_coh: float = 0.01
+    tau_coh: float = 0.001
     # when set, tau_coh is this quantile of the defined Delta p values instead (small smoke runs, whose
     # barely trained SASRec gives tiny probabilities)
     tau_coh_quantile: float | None = None

@@ -47,9 +47,9 @@ class LLaDAConfig:
     loss: str = "infonce"
     temperature: float = 0.07
     batch_size: int = 128
-    lr: float = 2e-3
+    lr: float = 3e-3
     warmup_frac: float = 0.05
-    epochs: int = 6
+    epochs: int = 3
     seed: int = 0
     threads: int = 1
 
@@ -70,6 +70,7 @@ class TinyLLaDA(nn.Module):
         self.adapter = nn.Sequential(nn.Linear(dim, cfg.d_model), nn.LayerNorm(cfg.d_model))
         self.fill_token = nn.Parameter(torch.randn(cfg.d_model) * 0.02)    # e_[FILL], shared by [MASK]
         self.positions = nn.Embedding(cfg.max_len, cfg.d_model)
+        nn.init.normal_(self.positions.weight, std=0.02)     # BERT's init: positions start as a small signal
         layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.n_heads, 4 * cfg.d_model, cfg.dropout,
                                            batch_first=True, norm_first=True, activation="gelu")
         self.encoder = nn.TransformerEncoder(layer, cfg.n_layers, enable_nested_tensor=False)
@@ -187,14 +188,20 @@ def train_llada(train: Corpus, item_vectors: np.ndarray, cfg: LLaDAConfig, show_
 
 
 @torch.no_grad()
-def evaluate_ib(model: TinyLLaDA, corpus: Corpus, batch_size: int, seed: int = 1234) -> dict:
+def evaluate_ib(model: TinyLLaDA | None, corpus: Corpus, batch_size: int, seed: int = 1234,
+                item_vectors: np.ndarray | None = None, temperature: float = 0.07) -> dict:
     """IB-PPL / IB-ACC on [MASK] and [FILL] (Eq. 8-9) over the sequences that have a P_L position.
 
     Every P_L position is masked (t = 1, the hardest and a deterministic setting); negatives are drawn with
     a fixed seed, so every variant is scored on the same batches and negatives. The last incomplete batch
     is dropped so that K = batch_size - 1 for every sample.
     """
-    model.eval()
+    if model is not None:
+        model.eval()
+        table, temperature = model.item_table, model.cfg.temperature
+    else:   # the untrained reference: predict the mean of the sequence's visible item vectors
+        table = torch.from_numpy(np.vstack([np.zeros((1, item_vectors.shape[1]), np.float32),
+                                            item_vectors.astype(np.float32)]))
     gen = torch.Generator().manual_seed(seed)
     keep = np.nonzero((corpus.kinds == LABELED).any(1))[0]
     order = np.random.default_rng(seed).permutation(keep)
@@ -205,11 +212,16 @@ def evaluate_ib(model: TinyLLaDA, corpus: Corpus, batch_size: int, seed: int = 1
         tokens, kinds = _batch(corpus, order[a * batch_size:(a + 1) * batch_size])
         mask, _ = dynamic_mask(kinds, gen, t=torch.ones(len(tokens)))
         inp, is_fill, padding = model_inputs(tokens, kinds, mask)
-        targets = model.item_table[tokens]
+        targets = table[tokens]
         negatives = targets[torch.arange(len(tokens)), sample_negative_tokens(
             (kinds == ITEM) | (kinds == LABELED), gen)]
-        pred = model(inp, is_fill, padding)
-        parts.append(ib_metrics_batch(pred, targets, mask, kinds == FILL, negatives, model.cfg.temperature))
+        if model is not None:
+            pred = model(inp, is_fill, padding)
+        else:
+            visible = (~is_fill & ~padding).float()[..., None]
+            pred = ((table[inp] * visible).sum(1, keepdim=True) / visible.sum(1, keepdim=True).clamp(min=1)
+                    ).expand_as(targets)
+        parts.append(ib_metrics_batch(pred, targets, mask, kinds == FILL, negatives, temperature))
     out = aggregate_ib(parts)
     out.update({"batch_size": batch_size, "eval_sequences": int((len(order) // batch_size) * batch_size),
                 "chance_acc": 1.0 / batch_size})

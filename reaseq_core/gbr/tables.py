@@ -21,7 +21,7 @@ PAPER_TABLE5 = {
 PAPER_TABLE6 = {"Base": {"auc": 0.7495, "gauc": 0.6176}, "GBR-T-0": {"auc": 0.7508, "gauc": 0.628},
                 "GBR-C-1": {"auc": 0.7491, "gauc": 0.618}, "GBR-C-0": {"auc": 0.7513, "gauc": 0.6284}}
 
-LOSS_NAMES = {"infonce": "InfoNCE-cos", "cos": "L_cos", "mse": "L_mse"}
+LOSS_NAMES = {"infonce": "InfoNCE-cos", "cos": "L_cos", "mse": "L_mse", "none": "none (untrained)"}
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -46,7 +46,7 @@ def table5(runs: list[dict], dataset: str, dataset_hash: str, protocol: str, dev
             mu, sd = _mean_std([r[key] * scale for r in rs])
             row[col], row[f"{col}_std"] = mu, sd
         row["n_seeds"] = len(rs)
-        row["train_seconds_per_seed"] = float(np.mean([r["train_seconds"] for r in rs]))
+        row["train_seconds_per_seed"] = float(np.mean([r.get("train_seconds", 0.0) for r in rs]))
         rows.append(row)
     cols = ["model", "blbl", "bibr_loss", "fill_ratio_pct"]
     for c in ("ib_ppl_mask", "ib_acc_mask_pct", "ib_ppl_fill", "ib_acc_fill_pct"):
