@@ -13,7 +13,6 @@ allocates during one call of each path (torch.profiler, sum over ops) -- the int
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 

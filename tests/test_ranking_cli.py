@@ -1,7 +1,6 @@
 """`reaseq sid build` and `reaseq rank ablation --small` end to end on real Beauty, in a private store,
 then `reaseq status` reads both stages back."""
 import json
-import shutil
 
 import pytest
 
@@ -32,3 +31,33 @@ def test_sid_build_and_small_ablation_then_status(beauty, tmp_store, capsys):
     report = json.loads(capsys.readouterr().out)["datasets"]["beauty"]
     text = json.dumps(report)
     assert "rqvae" in text and "unique_share" in text
+
+
+@pytest.mark.slow
+def test_table4_restricts_both_arms_to_items_with_knowledge(beauty, tmp_store):
+    """Plumbing of the Table 4 restriction. The 'knowledge vectors' here are a STAND-IN (the Fragrance
+    items' title vectors, written to the private store), so only the bookkeeping is tested, not MAKR."""
+    from reaseq_core.ranking.ablation import run_ablation
+    from tests.test_ranking_din import title_vectors_for
+    ids, vecs = title_vectors_for(beauty, tmp_store)
+    if not tmp_store.exists("beauty", "representation", "title_vectors.npz"):
+        tmp_store.write_numpy("beauty", "representation", "title_vectors.npz", {"item_ids": ids, "vectors": vecs}, {})
+    if not tmp_store.exists("beauty", "semantic_ids", "sids.parquet"):
+        assert main(["--home", str(tmp_store.root), "sid", "build", "--epochs", "2"]) == 0
+    fragrance = set(beauty.items.loc[beauty.items["primary_category"] == "Fragrance", "item_id"])
+    keep = [i for i, iid in enumerate(ids) if iid in fragrance]
+    tmp_store.write_numpy("beauty", "representation", "knowledge_vectors.npz",
+                          {"item_ids": ids[keep], "vectors": vecs[keep] * 1.7}, {"stand_in_for_tests": True})
+    out = run_ablation("beauty", seeds=(0, 1), small=True, store=tmp_store, show_progress=False,
+                       variants=["Base", "Base+title vectors", "Base+knowledge vectors"])
+    t4 = out["table4"]
+    assert [r["method"] for r in t4.rows] == ["Base", "Base+title vectors", "Base+knowledge vectors"]
+    data = out["context"].data
+    test = data.samples[data.samples["split"] == "test"]
+    expected = int(test["target_item"].isin(fragrance).sum())
+    assert 0 < expected < len(test)
+    assert all(r["n_test"] == expected for r in t4.rows)
+    assert f"{expected} test samples whose target item has knowledge" in t4.notes
+    assert f"{len(keep)} of {len(ids)} items" in t4.notes
+    assert tmp_store.exists("beauty", "ranking", "small_table4_representation.json")
+    tmp_store.path("beauty", "representation", "knowledge_vectors.npz").unlink()
