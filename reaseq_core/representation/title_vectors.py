@@ -15,10 +15,15 @@ from .encoder import MODEL_NAME, EmbeddingCache, encode
 ARTIFACT = "title_vectors.npz"
 
 
+def _text(value) -> str:
+    """Missing fields come back from parquet as None or NaN; both mean 'no text'."""
+    return value.strip() if isinstance(value, str) else ""
+
+
 def title_text(row) -> str:
-    parts = [row["title"] or ""]
-    if row.get("brand"):
-        parts.append(f"Brand: {row['brand']}")
+    parts = [_text(row.get("title"))]
+    if _text(row.get("brand")):
+        parts.append(f"Brand: {_text(row.get('brand'))}")
     if len(row["category_path"]):
         parts.append("Category: " + " > ".join(row["category_path"]))
     return ". ".join(p for p in parts if p)
