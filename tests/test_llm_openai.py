@@ -98,8 +98,9 @@ def test_remote_endpoints_get_json_schema_style():
 @pytest.mark.llm
 def test_reaseq_llm_serve_round_trip(tmp_path):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "reaseq_core.cli", "llm", "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ})
+    log = open(tmp_path / "server.log", "w")      # a file, not a pipe: a full pipe would block the server
+    proc = subprocess.Popen([sys.executable, "-m", "reaseq_core.cli", "llm", "serve", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -109,7 +110,7 @@ def test_reaseq_llm_serve_round_trip(tmp_path):
                         break
             except OSError:
                 time.sleep(0.5)
-            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
         b = OpenAIBackend(base_url=f"http://127.0.0.1:{port}/v1", model="qwen2.5-coder-1.5b-instruct-q4_k_m",
                           api_key="x", timeout_s=120)
         schema = {"type": "object", "properties": {"colour": {"type": "string", "maxLength": 10}},
@@ -121,3 +122,4 @@ def test_reaseq_llm_serve_round_trip(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
