@@ -61,8 +61,15 @@ def read_table(store: ArtifactStore, dataset: str, stage: str, name: str) -> Res
 
 def list_tables(store: ArtifactStore, dataset: str) -> list[tuple[str, str]]:
     """(stage, name) of every result table stored for a dataset."""
+    import json
     out = []
     for info in store.list(dataset):
         if info.name.endswith(".json") and info.name.startswith("table"):
-            out.append((info.stage, info.name[:-5]))
+            try:
+                obj = json.loads(info.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            # per-run records (e.g. table5_runs.json) sit beside the tables; only ResultTables count
+            if isinstance(obj, dict) and {"columns", "rows", "title"} <= obj.keys():
+                out.append((info.stage, info.name[:-5]))
     return out
