@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared set-up: a virtual environment with the project and every extra installed (skipped when done),
-# and the Beauty dataset ingested (skipped when unchanged). Sourced by workbench.sh and test.sh.
+# the Beauty dataset ingested and its title vectors encoded (each skipped when done). Sourced by workbench.sh and test.sh.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -27,3 +27,5 @@ fi
 export PATH="$VENV/bin:$PATH"
 echo "[setup] dataset"
 reaseq data ingest --dataset beauty
+echo "[setup] title vectors (first time ~2 min)"
+reaseq represent build --dataset beauty --title-only

@@ -3,7 +3,5 @@
 # workbench on 127.0.0.1 and print its URL. Safe to run again: finished steps are skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
-echo "[workbench] title vectors (first time ~2 min)"
-reaseq represent build --dataset beauty --title-only
 PORT="${REASEQ_PORT:-8501}"
 exec reaseq app --dataset beauty --port "$PORT"
