@@ -50,8 +50,9 @@ f3.caption(f"{len(sel):,} of {len(users):,} users in range · mean {users['flagg
 if sel.empty:
     st.info("No user in this range.")
     st.stop()
+flagged_of = dict(zip(sel["user_id"], sel["flagged"]))  # one lookup table, not a re-index per option
 user = f3.selectbox("User", sel["user_id"].tolist()[:2000], key="user",
-                    format_func=lambda u: f"{u} ({int(sel.set_index('user_id').at[u, 'flagged'])} flagged)")
+                    format_func=lambda u: f"{u} ({int(flagged_of[u])} flagged)")
 
 g = loc[(loc["variant"] == variant) & (loc["user_id"] == user)].sort_values("t")
 row = users.set_index("user_id").loc[user]
