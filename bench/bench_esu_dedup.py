@@ -3,9 +3,11 @@
 A request = one user with a long history and C candidates; the semantic GSU retrieves K items per
 candidate from the same history, so the candidates' lists overlap heavily (as in serving). Both paths
 run the same ItemEncoder (x_i = [sum SID emb; f_i]) and ESU weights; the outputs are checked equal.
-Grid: ESU width d_model 32 (as the ablation trains it) and 128 (a production-like width), 100 / 500 /
-1000 candidates; the headline is 500 candidates at d_model 128 (the d_model 32 ratio is recorded beside
-it). Time: interleaved repeats, median (and min), torch threads = 1, no grad. Memory: MiB that torch
+Grid: two model widths -- as the ablation trains it (item features x_i of 64 dims, ESU d_model 32) and a
+production-like width (x_i of 256 dims: wider ID / category / SID / dense embeddings, d_model 128) -- plus
+the trained x_i with d_model 128, at 100 / 500 / 1000 candidates. The dedup saves the encoding and K/V
+projection of repeated items, so its gain grows with the feature width; the gathered attention costs the
+same in both paths. Headline: 500 candidates at the production-like width; the as-trained ratio beside it. Time: interleaved repeats, median (and min), torch threads = 1, no grad. Memory: MiB that torch
 allocates during one call of each path (torch.profiler, sum over ops) -- the intermediates it materialises. Goal: speed ratio >= 3x.
 
     python bench/bench_esu_dedup.py [--dataset beauty] [--history 1000] [--topk 50] [--repeats 20]
@@ -20,7 +22,13 @@ import numpy as np
 import torch
 
 
-def setup(n_items: int, history_len: int, n_candidates: int, topk: int, d_model: int = 64, seed: int = 0):
+# item-feature embedding widths: as the ablation trains ItemEncoder (x_i = 64 dims) and production-like (256)
+WIDTHS = {"trained": dict(id_dim=16, cat_dim=8, sid_dim=16, dense_dim=8),
+          "wide": dict(id_dim=64, cat_dim=32, sid_dim=64, dense_dim=32)}
+
+
+def setup(n_items: int, history_len: int, n_candidates: int, topk: int, d_model: int = 64, seed: int = 0,
+          width: str = "trained"):
     from reaseq_core.ranking.base_gsu_esu import TargetAttentionESU
     from reaseq_core.ranking.features import ItemEncoder, ItemFeatureTable
     from reaseq_core.ranking.retrieval import semantic_gsu_topk
@@ -35,7 +43,7 @@ def setup(n_items: int, history_len: int, n_candidates: int, topk: int, d_model:
                              dense=rng.normal(size=(rows, 5)).astype(np.float32), dense_names=[],
                              sid=rng.integers(1, 257, (rows, 3)).astype(np.int64), sid_vocab=257)
     torch.manual_seed(seed)
-    encoder = ItemEncoder(feats, use_sid=True).eval()
+    encoder = ItemEncoder(feats, use_sid=True, **WIDTHS[width]).eval()
     esu = TargetAttentionESU(encoder.dim, d_model=d_model, heads=4).eval()
     vecs = torch.as_tensor(rng.normal(size=(rows, 64)).astype(np.float32))
     vecs = vecs / vecs.norm(dim=1, keepdim=True)
@@ -79,9 +87,10 @@ def main() -> None:
     from reaseq_core.ranking.retrieval import esu_dedup_gather, esu_naive
     torch.set_num_threads(1)
     rows_out = []
-    grid = [(d, c) for d in (32, 128) for c in (100, args.candidates, 2 * args.candidates)]
-    for d_model, n_cand in grid:
-        enc, esu, cand, rows, valid = setup(args.items, args.history, n_cand, args.topk, d_model)
+    grid = [(w, d, c) for w, d in (("trained", 32), ("trained", 128), ("wide", 128))
+            for c in (100, args.candidates, 2 * args.candidates)]
+    for width, d_model, n_cand in grid:
+        enc, esu, cand, rows, valid = setup(args.items, args.history, n_cand, args.topk, d_model, width=width)
         with torch.no_grad():
             a, b = esu_naive(esu, enc, cand, rows, valid), esu_dedup_gather(esu, enc, cand, rows, valid)
             max_diff = float((a - b).abs().max())
@@ -89,29 +98,33 @@ def main() -> None:
                                           lambda: esu_dedup_gather(esu, enc, cand, rows, valid), args.repeats)
         mem = {"naive": allocated_mib(lambda: esu_naive(esu, enc, cand, rows, valid)),
                "dedup": allocated_mib(lambda: esu_dedup_gather(esu, enc, cand, rows, valid))}
-        rows_out.append({"d_model": d_model, "x_dim": enc.dim, "candidates": n_cand, "history": args.history,
+        rows_out.append({"width": width, "d_model": d_model, "x_dim": enc.dim, "candidates": n_cand, "history": args.history,
                          "topk": args.topk,
                          "unique_retrieved": int(len(torch.unique(rows))), "retrieved_slots": int(rows.numel()),
                          "naive_ms": t_naive["median"], "dedup_ms": t_dedup["median"],
                          "speed_ratio": t_naive["median"] / t_dedup["median"],
                          "speed_ratio_of_minima": t_naive["min"] / t_dedup["min"],
                          "alloc_mib_naive": mem["naive"], "alloc_mib_dedup": mem["dedup"], "max_abs_diff": max_diff})
-    print(f"{'d':>4} {'cands':>6} {'unique/slots':>14} {'naive ms':>9} {'dedup ms':>9} {'ratio':>6} {'min-ratio':>9} "
+    print(f"{'x_dim':>5} {'d':>4} {'cands':>6} {'unique/slots':>14} {'naive ms':>9} {'dedup ms':>9} {'ratio':>6} {'min-ratio':>9} "
           f"{'alloc MiB naive':>15} {'alloc MiB dedup':>15} {'max|diff|':>10}")
     for r in rows_out:
-        print(f"{r['d_model']:>4} {r['candidates']:>6} {r['unique_retrieved']:>6}/{r['retrieved_slots']:<7} {r['naive_ms']:>9.2f} "
+        print(f"{r['x_dim']:>5} {r['d_model']:>4} {r['candidates']:>6} {r['unique_retrieved']:>6}/{r['retrieved_slots']:<7} {r['naive_ms']:>9.2f} "
               f"{r['dedup_ms']:>9.2f} {r['speed_ratio']:>6.2f} {r['speed_ratio_of_minima']:>9.2f} {r['alloc_mib_naive']:>15.1f} "
               f"{r['alloc_mib_dedup']:>15.1f} {r['max_abs_diff']:>10.1e}")
-    trained = next(r for r in rows_out if r["d_model"] == 32 and r["candidates"] == args.candidates)
-    main_row = next(r for r in rows_out if r["d_model"] == 128 and r["candidates"] == args.candidates)
-    for name, r in (("as trained (d_model 32)", trained), ("production-like width (d_model 128)", main_row)):
+    pick = lambda w, d: next(r for r in rows_out if r["width"] == w and r["d_model"] == d  # noqa: E731
+                             and r["candidates"] == args.candidates)
+    trained, narrow128, main_row = pick("trained", 32), pick("trained", 128), pick("wide", 128)
+    for name, r in (("as trained (x_i 64, d_model 32)", trained), ("x_i 64, d_model 128", narrow128),
+                    ("production-like width (x_i 256, d_model 128)", main_row)):
         print(f"goal: speed ratio >= 3x at {r['candidates']} candidates, {name} -> "
               f"{'met' if r['speed_ratio'] >= 3 else 'NOT met'} ({r['speed_ratio']:.2f}x)")
     from reaseq_core.store import ArtifactStore
     ArtifactStore().write_json(args.dataset, "bench", "esu_dedup.json", {
         "headline": {"speed_ratio": round(main_row["speed_ratio"], 2),
                      "speed_ratio_of_minima": round(main_row["speed_ratio_of_minima"], 2),
-                     "speed_ratio_d32": round(trained["speed_ratio"], 2), "d_model": 128,
+                     "speed_ratio_as_trained": round(trained["speed_ratio"], 2),
+                     "speed_ratio_x64_d128": round(narrow128["speed_ratio"], 2),
+                     "x_dim": main_row["x_dim"], "d_model": 128,
                      "candidates": main_row["candidates"],
                      "naive_ms": round(main_row["naive_ms"], 2), "dedup_ms": round(main_row["dedup_ms"], 2),
                      "alloc_mib_naive": round(main_row["alloc_mib_naive"], 1),
