@@ -36,6 +36,25 @@ def test_inputs_record_their_kind(beauty):
     assert inputs.field_names(beauty.items) == "title, brand, price, sales_rank, category"
 
 
+def test_selection_groups_subcategories_and_puts_popular_items_first(beauty, tmp_path):
+    from reaseq_core.knowledge.pipeline import KnowledgeBuild
+    events = beauty.interactions["item_id"].value_counts()
+    fake = FakeBackendForTests(schema_echo_reply)
+    sel = KnowledgeBuild(beauty, ArtifactStore(tmp_path), fake, BuildConfig(categories=["Fragrance"]),
+                         progress=False).selection("Fragrance")
+    assert len(sel) == 492 and sel["item_id"].is_unique
+    subs = list(dict.fromkeys(sel["_sub"]))
+    assert subs[0] == "Women's" and len(subs) == sel["_sub"].nunique()        # each subcategory in one block
+    for _, block in sel.groupby("_sub", sort=False):
+        counts = block["item_id"].map(events).fillna(0).to_numpy()
+        assert (counts[:-1] >= counts[1:]).all()                              # most interactions first
+    by_id = KnowledgeBuild(beauty, ArtifactStore(tmp_path), fake, BuildConfig(categories=["Fragrance"], order="id"),
+                           progress=False).selection("Fragrance")
+    women = by_id[by_id["_sub"] == "Women's"]["item_id"]
+    assert women.is_monotonic_increasing and set(by_id["item_id"]) == set(sel["item_id"])
+    assert sel["item_id"].head(50).map(events).sum() > by_id["item_id"].head(50).map(events).sum()
+
+
 def test_build_writes_contract_artifacts_and_resumes(beauty, tmp_path):
     store = ArtifactStore(tmp_path)
     fake = FakeBackendForTests(schema_echo_reply)

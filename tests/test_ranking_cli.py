@@ -18,6 +18,9 @@ def test_sid_build_and_small_ablation_then_status(beauty, tmp_store, capsys):
     assert main(["--home", home, "sid", "build", "--dataset", "beauty", "--epochs", "3"]) == 0
     sids = tmp_store.read_parquet("beauty", "semantic_ids", "sids.parquet")
     assert len(sids) == len(ids) and {"sid_1", "sid_2", "sid_3", "sid", "collision_suffix"} <= set(sids.columns)
+    table = tmp_store.read_json("beauty", "semantic_ids", "sid_table.json")
+    assert [(r["vectors"], r["tokenizer"][:6]) for r in table["rows"]] == [("title", "RQ-VAE"), ("title", "residu")]
+    assert all(r["items"] == len(ids) and 0 < r["unique_share"] <= 1 and r["L1_usage"] > 0 for r in table["rows"])
     assert main(["--home", home, "rank", "ablation", "--dataset", "beauty", "--small", "--seeds", "0", "1",
                  "--variants", "Base", "Compression+SID"]) == 0
     t3 = tmp_store.read_json("beauty", "ranking", "small_table3_ablation.json")
@@ -48,6 +51,15 @@ def test_table4_restricts_both_arms_to_items_with_knowledge(beauty, tmp_store):
     keep = [i for i, iid in enumerate(ids) if iid in fragrance]
     tmp_store.write_numpy("beauty", "representation", "knowledge_vectors.npz",
                           {"item_ids": ids[keep], "vectors": vecs[keep] * 1.7}, {"stand_in_for_tests": True})
+    # SIDs from the knowledge vectors land beside the title ones; the ranker keeps the title SIDs
+    title_sids = tmp_store.read_parquet("beauty", "semantic_ids", "sids.parquet")
+    assert main(["--home", str(tmp_store.root), "sid", "build", "--vectors", "knowledge", "--epochs", "2"]) == 0
+    assert tmp_store.read_parquet("beauty", "semantic_ids", "sids.parquet").equals(title_sids)
+    k_sids = tmp_store.read_parquet("beauty", "semantic_ids", "knowledge_sids.parquet")
+    assert len(k_sids) == len(title_sids)
+    rows = tmp_store.read_json("beauty", "semantic_ids", "sid_table.json")["rows"]
+    assert [r["vectors"] for r in rows] == ["title", "title", "knowledge", "knowledge"]
+    assert [r["items_with_knowledge"] for r in rows] == [0, 0, len(keep), len(keep)]
     out = run_ablation("beauty", seeds=(0, 1), small=True, store=tmp_store, show_progress=False,
                        variants=["Base", "Base+title vectors", "Base+knowledge vectors"])
     t4 = out["table4"]

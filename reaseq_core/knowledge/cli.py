@@ -29,7 +29,7 @@ def _build(args) -> int:
                            n_threads=args.n_threads, max_concurrency=args.concurrency)
     cfg = BuildConfig(categories=cats, item_ids=ids, limit=args.limit, single_agent_limit=args.single_agent_limit,
                       single_agent_every=args.single_agent_every, write_every=args.write_every,
-                      max_attempts=args.max_attempts, use_grammar=not args.no_grammar)
+                      max_attempts=args.max_attempts, use_grammar=not args.no_grammar, order=args.order)
     out = build_knowledge(ds, store, backend, cfg, progress=not args.no_progress)
     print(json.dumps(out, indent=2))
     return 0
@@ -76,6 +76,8 @@ def register(sub) -> None:
     b.add_argument("--then-category", action="append", help="further categories, processed after --category")
     b.add_argument("--items", default=None, help="comma-separated item ids (restricts the selection)")
     b.add_argument("--limit", type=int, default=None, help="at most this many items per category")
+    b.add_argument("--order", default="popular", choices=["popular", "id"],
+                   help="inside a subcategory: most-interacted items first (default) or by item id")
     b.add_argument("--single-agent-limit", type=int, default=0, help="items that also get the single-agent baseline")
     b.add_argument("--single-agent-every", type=int, default=4, help="every k-th item gets the baseline")
     b.add_argument("--backend", default="embedded", choices=["embedded", "openai"])

@@ -56,6 +56,7 @@ class BuildConfig:
     write_every: int = 10
     max_attempts: int = 3
     use_grammar: bool = True
+    order: str = "popular"                   # within a subcategory: "popular" (most interactions first) or "id"
 
 
 def call_cache(store: ArtifactStore, dataset: str) -> CallCache:
@@ -98,12 +99,18 @@ class KnowledgeBuild:
         if self.cfg.item_ids is not None:
             items = items[items["item_id"].isin(set(self.cfg.item_ids))]
         items = items.assign(_sub=items.apply(lambda r: inputs.subcategory_of(r, category), axis=1))
-        # biggest subcategories first; items grouped by subcategory for prefix reuse; stable by id
+        # biggest subcategories first; items grouped by subcategory for prefix reuse; inside a subcategory the
+        # most-interacted items first (partial coverage then reaches the most behaviour), ties by id
+        if self.cfg.order not in ("popular", "id"):
+            raise ValueError(f"order must be 'popular' or 'id', not {self.cfg.order!r}")
         order = items["_sub"].value_counts()
-        items = items.assign(_o=items["_sub"].map(lambda s: -order[s])).sort_values(["_o", "_sub", "item_id"])
+        events = self.ds.interactions["item_id"].value_counts()
+        pop = items["item_id"].map(events).fillna(0) if self.cfg.order == "popular" else 0
+        items = items.assign(_o=items["_sub"].map(lambda s: -order[s]), _p=-pop)
+        items = items.sort_values(["_o", "_sub", "_p", "item_id"], kind="stable")
         if self.cfg.limit is not None:
             items = items.head(self.cfg.limit)
-        return items.drop(columns="_o")
+        return items.drop(columns=["_o", "_p"])
 
     # ---- artifacts -------------------------------------------------------------------------------
     def provenance(self) -> dict:

@@ -7,6 +7,8 @@ Artifacts (semantic_ids/):
                      share of full SIDs, largest bucket and reconstruction error (mean squared L2 in the
                      item-vector space) for both tokenizers
 - rqvae.pt          the trained tokenizer (state dict + config)
+- knowledge_*       the same three from knowledge vectors (`--vectors knowledge`), beside the title ones
+- sid_table.json    result table: both tokenizers x the vector sources built so far (Results page)
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import time
 import numpy as np
 import torch
 
+from ..results import ResultTable, write_table
 from ..store import ArtifactStore
 from .extraction import assign_sids, sid_report
 from .residual_kmeans import residual_kmeans
@@ -45,8 +48,11 @@ def load_item_vectors(dataset_name: str, store: ArtifactStore, vectors: str) -> 
 
 def build_sids(dataset_name: str = "beauty", store: ArtifactStore | None = None, *, vectors: str = "title",
                cfg: RQVAEConfig | None = None, show_progress: bool = True, write: bool = True,
-               prefix: str = "") -> dict:
-    """Train, extract, report; `prefix` ("small_") keeps smoke runs from overwriting the full artifacts."""
+               prefix: str | None = None) -> dict:
+    """Train, extract, report. SIDs from knowledge vectors are written as knowledge_* beside the title
+    ones (the ranker keeps reading sids.parquet); `prefix` ("small_") keeps smoke runs apart from both."""
+    if prefix is None:
+        prefix = "knowledge_" if vectors == "knowledge" else ""
     store = store or ArtifactStore()
     cfg = cfg or RQVAEConfig()
     t0 = time.perf_counter()
@@ -75,4 +81,56 @@ def build_sids(dataset_name: str = "beauty", store: ArtifactStore | None = None,
         store.write_json(dataset_name, "semantic_ids", f"{prefix}sid_report.json", report, prov)
         store.write_torch(dataset_name, "semantic_ids", f"{prefix}rqvae.pt",
                           {"state_dict": model.state_dict(), "config": cfg.as_dict()}, prov)
+        if prefix in ("", "knowledge_"):
+            write_sid_table(dataset_name, store)
     return {"sids": sids, "report": report, "model": model}
+
+
+SOURCES = {"title": "sid_report.json", "knowledge": "knowledge_sid_report.json"}
+
+
+def sid_table(dataset_name: str, store: ArtifactStore) -> ResultTable | None:
+    """Both tokenizers x every vector source whose report exists, as one result table."""
+    reports = {src: store.read_json(dataset_name, "semantic_ids", name)
+               for src, name in SOURCES.items() if store.exists(dataset_name, "semantic_ids", name)}
+    if not reports:
+        return None
+    rows, levels = [], 0
+    for src, rep in reports.items():
+        for method, label in (("rqvae", "RQ-VAE"), ("residual_kmeans", "residual k-means (no training)")):
+            r = rep[method]
+            row = {"vectors": src, "tokenizer": label, "items": r["n_items"],
+                   "items_with_knowledge": rep["coverage"]["knowledge"], "unique_share": r["unique_share"],
+                   "largest_bucket": r["largest_bucket"], "recon_mse": r["recon_mse"]}
+            for lv in r["levels"]:
+                row[f"L{lv['level']}_usage"] = lv["usage"]
+                row[f"L{lv['level']}_perplexity"] = lv["perplexity"]
+            levels = max(levels, len(r["levels"]))
+            rows.append(row)
+    cfg = next(iter(reports.values()))["config"]
+    card = store.read_json(dataset_name, "data", "dataset_card.json") if store.exists(
+        dataset_name, "data", "dataset_card.json") else {}
+    cols = ["vectors", "tokenizer", "items", "items_with_knowledge", "unique_share", "largest_bucket", "recon_mse"]
+    cols += [f"L{i}_{m}" for i in range(1, levels + 1) for m in ("usage", "perplexity")]
+    deviations = [f"codebooks {cfg['levels']} x {cfg['codebook_size']}, latent {cfg['latent_dim']}, "
+                  f"beta {cfg['beta']}, {cfg['epochs']} epochs on one CPU thread (the paper does not state its sizes)",
+                  "item vectors h are title vectors Phi(title + brand + category) for every item; the "
+                  "'knowledge' rows tokenise the same catalogue with MAKR vectors substituted where an item has "
+                  "knowledge (items_with_knowledge); every other item keeps its title vector"]
+    notes = "; ".join(f"{src}: {rep['coverage']['knowledge']} of {rep['rqvae']['n_items']} items from knowledge vectors"
+                      for src, rep in reports.items())
+    return ResultTable(
+        name="sid_table", title="Semantic IDs (appendix C): RQ-VAE vs residual k-means",
+        dataset=dataset_name, dataset_hash=card.get("content_hash", ""),
+        split="all items (the tokenizer is unsupervised; no held-out split)",
+        protocol="every catalogue item tokenised; usage = share of codes used per level, perplexity = exp(entropy) "
+                 "of the code distribution per level, unique share = items whose full SID is unique before the "
+                 "collision suffix, largest bucket = most items sharing one full SID, recon_mse = mean ||h - h~||^2",
+        seeds=[int(cfg["seed"])], deviations=deviations, columns=cols, rows=rows, notes=notes)
+
+
+def write_sid_table(dataset_name: str, store: ArtifactStore) -> ResultTable | None:
+    table = sid_table(dataset_name, store)
+    if table is not None:
+        write_table(store, "semantic_ids", table)
+    return table

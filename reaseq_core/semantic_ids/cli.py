@@ -28,7 +28,7 @@ def format_report(rep: dict) -> str:
 def register(sub) -> None:
     p = sub.add_parser("sid", help="semantic item IDs (RQ-VAE, appendix C)")
     ssub = p.add_subparsers(dest="sid_command", metavar="ACTION", required=True)
-    b = ssub.add_parser("build", help="train the RQ-VAE, write sids.parquet and sid_report.json")
+    b = ssub.add_parser("build", help="train the RQ-VAE; write sids.parquet + sid_report.json (knowledge_* with --vectors knowledge) and sid_table.json")
     b.add_argument("--dataset", default="beauty")
     b.add_argument("--vectors", choices=["title", "knowledge"], default="title",
                    help="item vectors to tokenise (knowledge: items without knowledge keep their title vector)")

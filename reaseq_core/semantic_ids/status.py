@@ -7,7 +7,13 @@ from ..store import ArtifactStore
 def status(store: ArtifactStore, dataset: str) -> dict | None:
     if not store.exists(dataset, "semantic_ids", "sid_report.json"):
         return None
-    rep = store.read_json(dataset, "semantic_ids", "sid_report.json")
+    out = _summary(store.read_json(dataset, "semantic_ids", "sid_report.json"))
+    if store.exists(dataset, "semantic_ids", "knowledge_sid_report.json"):
+        out["from_knowledge_vectors"] = _summary(store.read_json(dataset, "semantic_ids", "knowledge_sid_report.json"))
+    return out
+
+
+def _summary(rep: dict) -> dict:
     out = {"vectors": rep["vectors"], "coverage": rep["coverage"]}
     for name in ("rqvae", "residual_kmeans"):
         r = rep[name]
