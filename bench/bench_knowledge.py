@@ -1,6 +1,7 @@
 """Knowledge-stage throughput on this machine: items/hour and generated tokens/s of Layer 3 (item knowledge)
-against the backend's raw decode rate, with and without llama.cpp prefix reuse, plus the cache-hit replay
-rate. Also summarises the throughput recorded in the dataset's call log by `reaseq knowledge build`.
+against the backend's raw decode rate, with and without llama.cpp prefix reuse, and without the schema
+grammar (prompt-only JSON, validated the same way: how much of the gap to raw decoding the grammar costs and
+how many answers stay valid), plus the cache-hit replay rate. Also summarises the throughput recorded in the dataset's call log by `reaseq knowledge build`.
 
     python bench/bench_knowledge.py --dataset beauty --items 3 [--n-threads 2]
 
@@ -37,14 +38,16 @@ def raw_decode_rate(backend: EmbeddedBackend, tokens: int = 96, repeats: int = 2
     return {"tokens_per_s": statistics.mean(rates), "runs": rates}
 
 
-def knowledge_rate(backend, ds, taxonomy: dict, category: str, n: int, prefix_reuse: bool) -> dict:
+def knowledge_rate(backend, ds, taxonomy: dict, category: str, n: int, prefix_reuse: bool,
+                   use_grammar: bool = True) -> dict:
     sel = inputs.category_items(ds, category)
     sel = sel.assign(_sub=sel.apply(lambda r: inputs.subcategory_of(r, category), axis=1))
     subs = taxonomy["categories"][category]["subcategories"]
     sub = max((s for s in subs if subs[s]["demand"]["status"] == "ok" and subs[s]["attribute"]["status"] == "ok"),
               key=lambda s: (sel["_sub"] == s).sum())
     items = sel[sel["_sub"] == sub].sort_values("item_id").tail(n).to_dict("records")   # not the first ones
-    ctx = agents.AgentContext(backend, CallCache(os.path.join(tempfile.mkdtemp(), CALLS)), max_attempts=1)
+    ctx = agents.AgentContext(backend, CallCache(os.path.join(tempfile.mkdtemp(), CALLS)), max_attempts=1,
+                              use_grammar=use_grammar)
     fnames = inputs.field_names(ds.items)
     dd, ad = subs[sub]["demand"]["final"], subs[sub]["attribute"]["final"]
     # warm the prefix once so the first timed item is not penalised when reuse is on
@@ -107,16 +110,21 @@ def main() -> None:
         result["raw_decode"] = raw_decode_rate(b)
         result["with_prefix_reuse"] = knowledge_rate(b, ds, taxonomy, args.category, args.items + 1, True)
         result["without_prefix_reuse"] = knowledge_rate(b, ds, taxonomy, args.category, args.items, False)
+        result["no_grammar_prefix_reuse"] = knowledge_rate(b, ds, taxonomy, args.category, args.items + 1, True,
+                                                           use_grammar=False)
         result["machine"]["load_avg_at_end"] = os.getloadavg()
     raw = result.get("raw_decode", {}).get("tokens_per_s")
     headline = {"call_log_items_per_hour": result["call_log"].get("items_per_hour"),
                 "call_log_tokens_per_s": result["call_log"].get("generated_tokens_per_s"),
                 "replay_hit_rate": result["replay"]["hit_rate"]}
     if raw:
-        w, wo = result["with_prefix_reuse"], result["without_prefix_reuse"]
+        w, wo, ng = result["with_prefix_reuse"], result["without_prefix_reuse"], result["no_grammar_prefix_reuse"]
         headline.update({"raw_decode_tokens_per_s": raw, "items_per_hour_prefix_reuse": w["items_per_hour"],
                          "items_per_hour_no_reuse": wo["items_per_hour"],
-                         "structured_vs_raw_decode": w["generated_tokens_per_s"] / raw})
+                         "structured_vs_raw_decode": w["generated_tokens_per_s"] / raw,
+                         "items_per_hour_no_grammar": ng["items_per_hour"],
+                         "no_grammar_vs_raw_decode": ng["generated_tokens_per_s"] / raw,
+                         "no_grammar_valid_share": ng["ok"] / ng["items"] if ng["items"] else None})
     result["headline"] = headline
     store.write_json(args.dataset, "bench", "knowledge_throughput.json", result,
                      {"config": vars(args), "note": "speeds depend on the load of the machine; see machine.load_avg"})
