@@ -71,3 +71,25 @@ def test_schema_grammar_gives_valid_json(backend, tmp_path):
     assert len(r.value.keywords) == 3 and all(len(k) <= 12 for k in r.value.keywords)
     rec = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
     assert rec["model_hash"] == embedded.MODEL_SHA256 and rec["status"] == "ok" and rec["completion_tokens"] > 0
+
+
+@pytest.mark.llm
+def test_grammar_fast_path_gives_the_stock_chains_tokens(backend):
+    """Greedy grammar decoding that checks the top token first must produce exactly the text of
+    llama-cpp-python's stock chain (grammar over the whole vocabulary), and must have taken both branches."""
+    schema = {"type": "object", "properties": {"dimension": {"type": "string", "enum": ["Scent Family", "Longevity"]},
+                                               "keywords": {"type": "array", "minItems": 2, "maxItems": 3,
+                                                            "items": {"type": "string", "maxLength": 14}}},
+              "required": ["dimension", "keywords"], "additionalProperties": False}
+    msgs = [{"role": "user", "content": "Title: Davidoff Cool Water Eau De Toilette Spray for Men, 4.2 Ounce. "
+                                        "Pick a dimension and keywords, as JSON."}]
+    texts = {}
+    for fast in (False, True):
+        backend.llm.fast_grammar = fast
+        backend.reset_prefix_cache()
+        texts[fast] = backend.complete(msgs, max_tokens=40, temperature=0.0, json_schema=schema).text
+    backend.llm.fast_grammar = backend.fast_grammar
+    stats = backend.llm.grammar_stats
+    assert texts[True] == texts[False]
+    assert json.loads(texts[True])["dimension"] in ("Scent Family", "Longevity")
+    assert stats.top_allowed > 0 and stats.full_passes > 0     # both branches ran on the fast call

@@ -113,13 +113,15 @@ class EmbeddedBackend:
         self.model = MODEL_NAME
         self.model_hash = MODEL_SHA256
         self.n_threads, self.n_ctx, self.n_batch, self.verbose = n_threads, n_ctx, n_batch, verbose
+        self.fast_grammar = os.environ.get("REASEQ_LLM_FAST_GRAMMAR", "1") != "0"
         self._llm = None
 
     @property
     def llm(self):
         if self._llm is None:
             try:
-                from llama_cpp import Llama
+                from .grammar_fast_path import llama_class
+                Llama = llama_class()
             except ImportError:
                 raise ReaSeqError("llama-cpp-python is not installed; install the project's llm extra: "
                                   "pip install -e '.[llm]'") from None
@@ -127,6 +129,8 @@ class EmbeddedBackend:
             verify_model(path)
             self._llm = Llama(model_path=str(path), n_threads=self.n_threads, n_threads_batch=self.n_threads,
                               n_ctx=self.n_ctx, n_batch=self.n_batch, verbose=self.verbose, seed=0)
+            # greedy grammar calls check the top token first (same output, see grammar_fast_path.py)
+            self._llm.fast_grammar = self.fast_grammar
         return self._llm
 
     def reset_prefix_cache(self) -> None:
