@@ -8,7 +8,9 @@ constrain the whole vocabulary and pick again. For greedy decoding (temperature 
 agents use for their first attempt) both orders choose the same token:
 
 - if the unconstrained argmax is allowed, it is also the argmax over the allowed tokens;
-- if it is not, the full grammar pass runs and the greedy pick is the same as in the stock chain.
+- if it is not, the next candidates are checked in logit order; the first allowed one is the argmax over
+  the allowed tokens once the rejected ones are masked (-inf, as the grammar would mask them);
+- if none of the top 16 is allowed, the full grammar pass runs and greedy picks as the stock chain does.
 
 So the generated text is identical (tests/test_llm_embedded.py checks it against the stock chain on the real
 model) and the call cache keys do not change. Sampling at temperature > 0 keeps the stock chain.
@@ -20,6 +22,7 @@ import math
 
 import numpy as np
 
+TOP_CHECK = 16          # candidates checked one by one before the whole vocabulary is
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
 
@@ -28,7 +31,7 @@ class _GrammarCheck:
 
     def __init__(self, llama_cpp, grammar_sampler):
         self.lib, self.grammar = llama_cpp, grammar_sampler
-        self.top_allowed = self.full_passes = 0
+        self.top_allowed = self.runner_up_allowed = self.full_passes = 0
         self._one = llama_cpp.llama_token_data()
         self._one_array = llama_cpp.llama_token_data_array(data=ctypes.pointer(self._one), size=1, selected=-1,
                                                            sorted=False)
@@ -45,20 +48,35 @@ class _GrammarCheck:
         self.sampler.iface = ctypes.pointer(self.iface)
         self.sampler.ctx = None
 
+    def _allowed(self, token: int, logit: float) -> bool:
+        self._one.id, self._one.logit, self._one.p = token, logit, 0.0
+        self._one_array.size, self._one_array.selected, self._one_array.sorted = 1, -1, False
+        self.lib.llama_sampler_apply(self.grammar, ctypes.byref(self._one_array))
+        return not (math.isinf(self._one.logit) and self._one.logit < 0)
+
     def apply(self, _smpl, cur_p) -> None:
         arr = cur_p.contents
         n = int(arr.size)
         raw = (ctypes.c_char * (n * _TOKEN_DATA.itemsize)).from_address(ctypes.addressof(arr.data.contents))
-        cand = np.frombuffer(raw, dtype=_TOKEN_DATA)
-        best = int(np.argmax(cand["logit"]))
-        self._one.id, self._one.logit, self._one.p = int(cand["id"][best]), float(cand["logit"][best]), 0.0
-        self._one_array.size, self._one_array.selected, self._one_array.sorted = 1, -1, False
-        self.lib.llama_sampler_apply(self.grammar, ctypes.byref(self._one_array))
-        if math.isinf(self._one.logit) and self._one.logit < 0:
-            self.full_passes += 1                      # rejected: constrain every candidate, as the stock chain does
-            self.lib.llama_sampler_apply(self.grammar, cur_p)
-        else:
+        cand = np.frombuffer(raw, dtype=_TOKEN_DATA)         # a writable view of llama.cpp's candidates
+        logits = cand["logit"]
+        best = int(np.argmax(logits))
+        if self._allowed(int(cand["id"][best]), float(logits[best])):
             self.top_allowed += 1
+            return
+        # the next candidates by logit (ties: lower index first, as the greedy sampler breaks them); the
+        # first one the grammar allows is the argmax over the allowed tokens once the rejected ones are -inf
+        top = np.argpartition(-logits, TOP_CHECK)[:TOP_CHECK]
+        top = top[np.lexsort((top, -logits[top]))]
+        rejected = [best]
+        for i in (int(j) for j in top if j != best):
+            if self._allowed(int(cand["id"][i]), float(logits[i])):
+                logits[rejected] = -np.inf
+                self.runner_up_allowed += 1
+                return
+            rejected.append(i)
+        self.full_passes += 1                          # none of them: constrain every candidate, as the stock chain does
+        self.lib.llama_sampler_apply(self.grammar, cur_p)
 
     def accept(self, _smpl, token) -> None:
         self.lib.llama_sampler_accept(self.grammar, token)
