@@ -1,7 +1,9 @@
 """Knowledge-stage throughput on this machine: items/hour and generated tokens/s of Layer 3 (item knowledge)
-against the backend's raw decode rate, with and without llama.cpp prefix reuse, and without the schema
-grammar (prompt-only JSON, validated the same way: how much of the gap to raw decoding the grammar costs and
-how many answers stay valid), plus the cache-hit replay rate. Also summarises the throughput recorded in the dataset's call log by `reaseq knowledge build`.
+against the backend's raw decode rate, with and without llama.cpp prefix reuse, with llama-cpp-python's stock
+grammar chain instead of the fast path (grammar_fast_path.py), and without the schema grammar (prompt-only
+JSON, validated the same way: how much of the gap to raw decoding the grammar costs and how many answers stay
+valid), plus the cache-hit replay rate. Also summarises the throughput recorded in the dataset's call log by
+`reaseq knowledge build`.
 
     python bench/bench_knowledge.py --dataset beauty --items 3 [--n-threads 2]
 
@@ -39,7 +41,7 @@ def raw_decode_rate(backend: EmbeddedBackend, tokens: int = 96, repeats: int = 2
 
 
 def knowledge_rate(backend, ds, taxonomy: dict, category: str, n: int, prefix_reuse: bool,
-                   use_grammar: bool = True) -> dict:
+                   use_grammar: bool = True, fast_grammar: bool = True) -> dict:
     sel = inputs.category_items(ds, category)
     sel = sel.assign(_sub=sel.apply(lambda r: inputs.subcategory_of(r, category), axis=1))
     subs = taxonomy["categories"][category]["subcategories"]
@@ -48,6 +50,7 @@ def knowledge_rate(backend, ds, taxonomy: dict, category: str, n: int, prefix_re
     items = sel[sel["_sub"] == sub].sort_values("item_id").tail(n).to_dict("records")   # not the first ones
     ctx = agents.AgentContext(backend, CallCache(os.path.join(tempfile.mkdtemp(), CALLS)), max_attempts=1,
                               use_grammar=use_grammar)
+    backend.llm.fast_grammar = fast_grammar        # grammar_fast_path.py, or llama-cpp-python's stock chain
     fnames = inputs.field_names(ds.items)
     dd, ad = subs[sub]["demand"]["final"], subs[sub]["attribute"]["final"]
     # warm the prefix once so the first timed item is not penalised when reuse is on
@@ -110,6 +113,8 @@ def main() -> None:
         result["raw_decode"] = raw_decode_rate(b)
         result["with_prefix_reuse"] = knowledge_rate(b, ds, taxonomy, args.category, args.items + 1, True)
         result["without_prefix_reuse"] = knowledge_rate(b, ds, taxonomy, args.category, args.items, False)
+        result["stock_grammar_chain_prefix_reuse"] = knowledge_rate(b, ds, taxonomy, args.category, args.items + 1,
+                                                                    True, fast_grammar=False)
         result["no_grammar_prefix_reuse"] = knowledge_rate(b, ds, taxonomy, args.category, args.items + 1, True,
                                                            use_grammar=False)
         result["machine"]["load_avg_at_end"] = os.getloadavg()
@@ -119,9 +124,12 @@ def main() -> None:
                 "replay_hit_rate": result["replay"]["hit_rate"]}
     if raw:
         w, wo, ng = result["with_prefix_reuse"], result["without_prefix_reuse"], result["no_grammar_prefix_reuse"]
+        stock = result["stock_grammar_chain_prefix_reuse"]
         headline.update({"raw_decode_tokens_per_s": raw, "items_per_hour_prefix_reuse": w["items_per_hour"],
                          "items_per_hour_no_reuse": wo["items_per_hour"],
                          "structured_vs_raw_decode": w["generated_tokens_per_s"] / raw,
+                         "items_per_hour_stock_grammar_chain": stock["items_per_hour"],
+                         "stock_grammar_chain_vs_raw_decode": stock["generated_tokens_per_s"] / raw,
                          "items_per_hour_no_grammar": ng["items_per_hour"],
                          "no_grammar_vs_raw_decode": ng["generated_tokens_per_s"] / raw,
                          "no_grammar_valid_share": ng["ok"] / ng["items"] if ng["items"] else None})

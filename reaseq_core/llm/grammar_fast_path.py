@@ -75,7 +75,7 @@ class _GrammarCheck:
                 self.runner_up_allowed += 1
                 return
             rejected.append(i)
-        self.full_passes += 1                          # none of them: constrain every candidate, as the stock chain does
+        self.full_passes += 1                 # none of them: constrain every candidate, as the stock chain does
         self.lib.llama_sampler_apply(self.grammar, cur_p)
 
     def accept(self, _smpl, token) -> None:
