@@ -59,17 +59,21 @@ def read_table(store: ArtifactStore, dataset: str, stage: str, name: str) -> Res
     return ResultTable(**store.read_json(dataset, stage, f"{name}.json"))
 
 
+TABLE_KEYS = {"name", "title", "columns", "rows", "protocol", "seeds", "deviations"}
+
+
 def list_tables(store: ArtifactStore, dataset: str) -> list[tuple[str, str]]:
-    """(stage, name) of every result table stored for a dataset."""
+    """(stage, name) of every result table stored for a dataset: any JSON artifact with a ResultTable's shape
+    (per-run records such as table5_runs.json sit beside the tables and do not count)."""
     import json
     out = []
     for info in store.list(dataset):
-        if info.name.endswith(".json") and info.name.startswith("table"):
-            try:
-                obj = json.loads(info.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            # per-run records (e.g. table5_runs.json) sit beside the tables; only ResultTables count
-            if isinstance(obj, dict) and {"columns", "rows", "title"} <= obj.keys():
-                out.append((info.stage, info.name[:-5]))
+        if not info.name.endswith(".json") or info.size_bytes > 8 << 20:
+            continue
+        try:
+            obj = json.loads(info.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(obj, dict) and TABLE_KEYS <= obj.keys():
+            out.append((info.stage, info.name[:-5]))
     return out

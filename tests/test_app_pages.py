@@ -234,3 +234,22 @@ def test_missing_artifacts_name_the_command(page, command, data_only_store, monk
     at = run_page(page, None)
     no_exception(at)
     assert command in texts(at)
+
+
+def test_every_shipped_result_table_renders_on_the_results_page(monkeypatch):
+    """The real Beauty tables committed in data/artifacts (not fixtures): each one renders with its title,
+    protocol and a chart, without an exception."""
+    from reaseq_core.results import list_tables
+    monkeypatch.delenv("REASEQ_HOME", raising=False)
+    shipped = list_tables(ArtifactStore(), "beauty")
+    assert {("semantic_ids", "sid_table"), ("ranking", "table3_ablation"), ("representation", "table1_hr")} <= set(shipped)
+    at = run_page("Results", None)
+    no_exception(at)
+    options = at.selectbox(key="table").options
+    assert len(options) == len(shipped)
+    for i, label in enumerate(options):
+        at.selectbox(key="table").select_index(i).run()
+        no_exception(at)
+        title = label.split("  [")[0]
+        assert title in texts(at) and "Protocol." in texts(at)
+        assert len(at.dataframe) >= 1
