@@ -93,6 +93,31 @@ def test_results_table_chart_and_exports(fixture_env):
     assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download Markdown (for slides)"]
 
 
+def test_results_lists_a_table_written_while_the_app_runs(app_store, tmp_path, monkeypatch):  # noqa: F811
+    """The table list is cached by file names and modification times: a table that a stage writes while the
+    workbench is open shows up on the next rerun, and one that is removed disappears."""
+    import shutil
+    from dataclasses import asdict
+    from reaseq_core.results import ResultTable
+    store, _ = app_store
+    root = tmp_path / "store"
+    shutil.copytree(store.root, root)
+    monkeypatch.setenv("REASEQ_HOME", str(root))
+    at = run_page("Results", None)
+    no_exception(at)
+    assert len(at.selectbox(key="table").options) == 2
+    t = ResultTable(name="table7_late", title="Late table", dataset=DATASET, dataset_hash="h", split="s",
+                    protocol="p", seeds=[0], deviations=[], columns=["variant", "auc"],
+                    rows=[{"variant": "base", "auc": 0.5}])
+    ArtifactStore(root).write_json(DATASET, "gbr", "table7_late.json", asdict(t), {"seeds": [0]})
+    at.run()
+    no_exception(at)
+    assert any(o.startswith("Late table") for o in at.selectbox(key="table").options)
+    (root / DATASET / "gbr" / "table7_late.json").unlink()
+    at.run()
+    assert len(at.selectbox(key="table").options) == 2
+
+
 def test_llm_call_log_counts_complete_lines_and_filters_failures(fixture_env):
     at = run_page("LLM_call_log", None)
     no_exception(at)

@@ -72,6 +72,22 @@ def provenance(dataset: str, stage: str, name: str) -> dict:
     return store().provenance(dataset, stage, name)
 
 
+# ---- result tables ---------------------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=8)
+def _result_tables(root: str, dataset: str, stamp: tuple) -> list[tuple[str, str]]:
+    from reaseq_core.results import list_tables
+    return list_tables(ArtifactStore(root), dataset)
+
+
+def result_tables(dataset: str) -> list[tuple[str, str]]:
+    """(stage, name) of every result table of the dataset; the JSON files are parsed again only when one of
+    them is added, removed or rewritten (the cache key is their names and modification times)."""
+    s = store()
+    stamp = tuple(sorted((str(p.relative_to(s.root)), p.stat().st_mtime_ns)
+                         for p in (s.root / dataset).glob("*/*.json") if not p.name.endswith(".prov.json")))
+    return _result_tables(str(s.root), dataset, stamp)
+
+
 # ---- the dataset's own tables ---------------------------------------------------------------------
 def card(dataset: str) -> dict:
     try:

@@ -9,11 +9,11 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, charts, ui  # noqa: E402
-from reaseq_core.results import ResultTable, list_tables  # noqa: E402
+from reaseq_core.results import ResultTable  # noqa: E402
 
 dataset = ui.page("Results", "📊")
 
-tables = list_tables(access.store(), dataset)
+tables = access.result_tables(dataset)
 if not tables:
     st.info("No result table stored for this dataset yet. They are produced by "
             f"`reaseq represent build --dataset {dataset}` (Tables 1-2), "
