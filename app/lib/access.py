@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from reaseq_core.errors import MissingArtifact
-from reaseq_core.store import STAGE_COMMANDS, ArtifactStore
+from reaseq_core.results import list_tables
+from reaseq_core.store import STAGE_COMMANDS, STAGES, ArtifactStore
 
 
 def store() -> ArtifactStore:
@@ -75,7 +76,6 @@ def provenance(dataset: str, stage: str, name: str) -> dict:
 # ---- result tables ---------------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=8)
 def _result_tables(root: str, dataset: str, stamp: tuple) -> list[tuple[str, str]]:
-    from reaseq_core.results import list_tables
     return list_tables(ArtifactStore(root), dataset)
 
 
@@ -83,8 +83,8 @@ def result_tables(dataset: str) -> list[tuple[str, str]]:
     """(stage, name) of every result table of the dataset; the JSON files are parsed again only when one of
     them is added, removed or rewritten (the cache key is their names and modification times)."""
     s = store()
-    stamp = tuple(sorted((str(p.relative_to(s.root)), p.stat().st_mtime_ns)
-                         for p in (s.root / dataset).glob("*/*.json") if not p.name.endswith(".prov.json")))
+    stamp = tuple((stage, p.name, p.stat().st_mtime_ns) for stage in STAGES
+                  for p in sorted(s.stage_dir(dataset, stage).glob("*.json")) if not p.name.endswith(".prov.json"))
     return _result_tables(str(s.root), dataset, stamp)
 
 
