@@ -29,18 +29,30 @@ from reaseq_core.llm.embedded import EmbeddedBackend
 from reaseq_core.store import ArtifactStore
 
 
+RAW_PROMPTS = ["Write a long story about a perfume maker in Grasse.",
+               "Count from 1 to 400, separated by commas.",
+               "Describe, in detail and at length, how eau de parfum differs from eau de toilette.",
+               "Write a long story about perfume number 1.",
+               "List 100 flowers used in perfumery, one per line, with a sentence about each."]
+
+
 def raw_decode_rate(backend: EmbeddedBackend, tokens: int = 192, repeats: int = 3) -> dict:
     """Plain decoding (no grammar, short prompt): the ceiling for any structured generation. A short untimed call
-    first, so the timed ones do not pay for paging in the memory-mapped weights; the median of `repeats` runs,
-    with every run kept, because a single run on a 2-core machine swings by more than the arms differ."""
+    first, so the timed ones do not pay for paging in the memory-mapped weights. Only runs that decode the whole
+    `tokens` budget count (finish reason "length"): a run that stops after a dozen tokens measures call overhead,
+    not decoding. The median of `repeats` such runs, every run kept with its length and finish reason."""
     backend.complete([{"role": "user", "content": "Say OK."}], max_tokens=8, temperature=0.0)
     runs = []
-    for i in range(repeats):
+    for prompt in RAW_PROMPTS:
+        if sum(r["full_length"] for r in runs) >= repeats:
+            break
         backend.reset_prefix_cache()
-        c = backend.complete([{"role": "user", "content": f"Write a long story about perfume number {i}."}],
-                             max_tokens=tokens, temperature=0.0)
-        runs.append({"tokens": c.completion_tokens, "tokens_per_s": c.completion_tokens / c.latency_s})
-    rates = [r["tokens_per_s"] for r in runs]
+        c = backend.complete([{"role": "user", "content": prompt}], max_tokens=tokens, temperature=0.0)
+        runs.append({"prompt": prompt, "tokens": c.completion_tokens, "finish_reason": c.finish_reason,
+                     "full_length": c.finish_reason == "length", "tokens_per_s": c.completion_tokens / c.latency_s})
+    rates = [r["tokens_per_s"] for r in runs if r["full_length"]]
+    if not rates:
+        raise SystemExit(f"raw decode: no prompt decoded the full {tokens}-token budget: {runs}")
     return {"tokens_per_s": statistics.median(rates), "min": min(rates), "max": max(rates), "runs": runs}
 
 
@@ -124,7 +136,8 @@ def main() -> None:
         # measured again after the arms: the ceiling is the median over both brackets, and their spread says how
         # far the machine drifted while the arms ran
         result["raw_decode_after"] = raw_decode_rate(b)
-        rates = [r["tokens_per_s"] for k in ("raw_decode_before", "raw_decode_after") for r in result[k]["runs"]]
+        rates = [r["tokens_per_s"] for k in ("raw_decode_before", "raw_decode_after") for r in result[k]["runs"]
+                 if r["full_length"]]
         result["raw_decode"] = {"tokens_per_s": statistics.median(rates), "min": min(rates), "max": max(rates)}
         result["machine"]["load_avg_at_end"] = os.getloadavg()
     raw = result.get("raw_decode", {}).get("tokens_per_s")
