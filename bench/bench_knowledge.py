@@ -36,6 +36,10 @@ RAW_PROMPTS = ["Write a long story about a perfume maker in Grasse.",
                "List 100 flowers used in perfumery, one per line, with a sentence about each."]
 
 
+def _spread(rates: list[float]) -> dict:
+    return {"tokens_per_s": statistics.median(rates), "min": min(rates), "max": max(rates)}
+
+
 def raw_decode_rate(backend: EmbeddedBackend, tokens: int = 192, repeats: int = 3) -> dict:
     """Plain decoding (no grammar, short prompt): the ceiling for any structured generation. A short untimed call
     first, so the timed ones do not pay for paging in the memory-mapped weights. Only runs that decode the whole
@@ -53,7 +57,7 @@ def raw_decode_rate(backend: EmbeddedBackend, tokens: int = 192, repeats: int = 
     rates = [r["tokens_per_s"] for r in runs if r["full_length"]]
     if not rates:
         raise SystemExit(f"raw decode: no prompt decoded the full {tokens}-token budget: {runs}")
-    return {"tokens_per_s": statistics.median(rates), "min": min(rates), "max": max(rates), "runs": runs}
+    return {**_spread(rates), "runs": runs}
 
 
 def knowledge_rate(backend, ds, taxonomy: dict, category: str, n: int, prefix_reuse: bool,
@@ -138,7 +142,7 @@ def main() -> None:
         result["raw_decode_after"] = raw_decode_rate(b)
         rates = [r["tokens_per_s"] for k in ("raw_decode_before", "raw_decode_after") for r in result[k]["runs"]
                  if r["full_length"]]
-        result["raw_decode"] = {"tokens_per_s": statistics.median(rates), "min": min(rates), "max": max(rates)}
+        result["raw_decode"] = _spread(rates)
         result["machine"]["load_avg_at_end"] = os.getloadavg()
     raw = result.get("raw_decode", {}).get("tokens_per_s")
     headline = {"call_log_items_per_hour": result["call_log"].get("items_per_hour"),
@@ -148,7 +152,8 @@ def main() -> None:
         w, wo, ng = result["with_prefix_reuse"], result["without_prefix_reuse"], result["no_grammar_prefix_reuse"]
         stock = result["stock_grammar_chain_prefix_reuse"]
         headline.update({"raw_decode_tokens_per_s": raw, "raw_decode_min": result["raw_decode"]["min"],
-                         "raw_decode_max": result["raw_decode"]["max"], "items_per_hour_prefix_reuse": w["items_per_hour"],
+                         "raw_decode_max": result["raw_decode"]["max"],
+                         "items_per_hour_prefix_reuse": w["items_per_hour"],
                          "items_per_hour_no_reuse": wo["items_per_hour"],
                          "structured_vs_raw_decode": w["generated_tokens_per_s"] / raw,
                          "items_per_hour_stock_grammar_chain": stock["items_per_hour"],
