@@ -114,6 +114,29 @@ def test_missing_dimension_fails_with_reason(beauty, tmp_path):
     assert s["setups"]["multi_agent"]["items_failed"] == 2 and s["setups"]["multi_agent"]["failure_reasons"]
 
 
+def _repeated_dimension_reply(messages, schema):
+    value = schema_filler(schema)
+    if "user_demand" in value and "enum" not in json.dumps(schema):   # the single agent (free dimension labels)
+        value["user_demand"] = [value["user_demand"][0]] * len(value["user_demand"])   # one dimension repeated
+    return json.dumps(value)
+
+
+def test_single_agent_attempts_bound_only_the_baseline(beauty, tmp_path):
+    store = ArtifactStore(tmp_path)
+    fake = FakeBackendForTests(_repeated_dimension_reply)
+    build_knowledge(beauty, store, fake, BuildConfig(categories=["Fragrance"], limit=2, single_agent_limit=2,
+                                                     single_agent_every=1, max_attempts=3, single_agent_attempts=1),
+                    progress=False)
+    df = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")
+    sa, ma = df[df["setup"] == "single_agent"], df[df["setup"] == "multi_agent"]
+    assert len(sa) == 2 and (sa["status"] == "failed").all() and (sa["attempts"] == 1).all()
+    assert sa["failure_reason"].str.contains("appears twice").all()
+    assert (ma["status"] == "ok").all()
+    calls = [r for r in read_call_log(store.path("beauty", "knowledge", "llm_calls.jsonl"))
+             if r["agent"] == "single_agent"]
+    assert len(calls) == 2 and {r["attempt"] for r in calls} == {0}
+
+
 def test_unsupported_evidence_is_flagged(beauty, tmp_path):
     def reply(messages, schema):
         value = schema_filler(schema)

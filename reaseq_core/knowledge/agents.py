@@ -40,6 +40,7 @@ class AgentContext:
     max_attempts: int = 3
     taxonomy_attempts: int = 5       # Layer 1 runs once per category and everything below depends on it
     refinement_attempts: int = 3     # Layer 2 falls back to the parent taxonomy when it fails (pipeline.py)
+    single_agent_attempts: int | None = None   # None: max_attempts
     use_grammar: bool = True
     templates: dict[str, str] = field(default_factory=dict)   # agent -> template text (prompt-lab overrides)
 
@@ -160,6 +161,6 @@ def single_agent(ctx: AgentContext, item: dict, field_names: str) -> dict:
     prompt = render(agent, ctx.template(agent), field_names=field_names, item=inputs.render_item(fields))
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=str(item["item_id"]), messages=_messages(prompt),
                           schema_model=schemas.ItemKnowledgeAnswer, json_schema=schemas.single_agent_schema(),
-                          max_tokens=MAX_TOKENS[agent], max_attempts=ctx.max_attempts,
+                          max_tokens=MAX_TOKENS[agent], max_attempts=ctx.single_agent_attempts or ctx.max_attempts,
                           check=schemas.check_single_agent, use_grammar=ctx.use_grammar)
     return _knowledge_row(res, fields)

@@ -29,7 +29,8 @@ def _build(args) -> int:
                            n_threads=args.n_threads, max_concurrency=args.concurrency)
     cfg = BuildConfig(categories=cats, item_ids=ids, limit=args.limit, single_agent_limit=args.single_agent_limit,
                       single_agent_every=args.single_agent_every, write_every=args.write_every,
-                      max_attempts=args.max_attempts, use_grammar=not args.no_grammar, order=args.order)
+                      max_attempts=args.max_attempts, single_agent_attempts=args.single_agent_attempts,
+                      use_grammar=not args.no_grammar, order=args.order)
     out = build_knowledge(ds, store, backend, cfg, progress=not args.no_progress)
     print(json.dumps(out, indent=2))
     return 0
@@ -89,6 +90,8 @@ def register(sub) -> None:
                    help="CPU threads of the embedded model (default $REASEQ_LLM_THREADS or 2)")
     b.add_argument("--write-every", type=int, default=10, help="rewrite the artifacts every N items")
     b.add_argument("--max-attempts", type=int, default=3, help="attempts per agent call before the item fails")
+    b.add_argument("--single-agent-attempts", type=int, default=None,
+                   help="attempts of the single-agent baseline before its item fails (default: --max-attempts)")
     b.add_argument("--no-grammar", action="store_true", help="do not send JSON schemas (prompt-only JSON)")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=_build)

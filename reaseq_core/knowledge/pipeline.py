@@ -55,6 +55,7 @@ class BuildConfig:
     single_agent_every: int = 4              # every k-th selected item also gets the single-agent baseline
     write_every: int = 10
     max_attempts: int = 3
+    single_agent_attempts: int | None = None  # attempts of the single-agent baseline (None: max_attempts)
     use_grammar: bool = True
     order: str = "popular"                   # within a subcategory: "popular" (most interactions first) or "id"
 
@@ -83,6 +84,7 @@ class KnowledgeBuild:
         self.store, self.backend, self.cfg = store, backend, config
         self.cache = call_cache(store, ds.name)
         self.ctx = agents.AgentContext(backend, self.cache, max_attempts=config.max_attempts,
+                                       single_agent_attempts=config.single_agent_attempts,
                                        use_grammar=config.use_grammar)
         self.template_hashes = {a: template_hash(self.ctx.template(a)) for a in AGENTS}
         self.rows = _load_rows(store, ds.name)
