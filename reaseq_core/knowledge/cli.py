@@ -1,7 +1,7 @@
 """`reaseq knowledge ...`: build multi-agent knowledge (paper 2.1.1), inspect it, read the call log.
 
     reaseq knowledge build --dataset beauty --category Fragrance --then-category "Bath & Body" \
-        --single-agent-limit 100                      resumable; safe to kill at any moment
+        --single-agent-limit 200 --single-agent-every 2 --single-agent-attempts 1   resumable; safe to kill
     reaseq knowledge show --dataset beauty --item B000...   one item's knowledge, both setups
     reaseq knowledge calls --dataset beauty --tail 3        the last calls of the call log
 """
