@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from .catalogue import RESULT_TABLES, Artifact
 from .store import ArtifactStore
 
 
@@ -50,30 +51,18 @@ class ResultTable:
         return f"**{self.title}**\n\n" + "\n".join(lines) + "\n\n" + "\n\n".join(meta) + "\n"
 
 
-def write_table(store: ArtifactStore, stage: str, table: ResultTable, provenance: dict | None = None) -> None:
-    store.write_json(table.dataset, stage, f"{table.name}.json", asdict(table),
-                     {"seeds": table.seeds, **(provenance or {})})
+def write_table(store: ArtifactStore, art: Artifact, table: ResultTable, provenance: dict | None = None,
+                *, run: str | None = None) -> None:
+    if table.name != art.key:
+        raise ValueError(f"table {table.name!r} written as catalogue entry {art.key!r}")
+    store.write(table.dataset, art, asdict(table), {"seeds": table.seeds, **(provenance or {})}, run=run)
 
 
-def read_table(store: ArtifactStore, dataset: str, stage: str, name: str) -> ResultTable:
-    return ResultTable(**store.read_json(dataset, stage, f"{name}.json"))
+def read_table(store: ArtifactStore, dataset: str, art: Artifact, *, run: str | None = None) -> ResultTable:
+    return ResultTable(**store.read(dataset, art, run=run))
 
 
-TABLE_KEYS = {"name", "title", "columns", "rows", "protocol", "seeds", "deviations"}
-
-
-def list_tables(store: ArtifactStore, dataset: str) -> list[tuple[str, str]]:
-    """(stage, name) of every result table stored for a dataset: any JSON artifact with a ResultTable's shape
-    (per-run records such as table5_runs.json sit beside the tables and do not count)."""
-    import json
-    out = []
-    for info in store.list(dataset):
-        if not info.name.endswith(".json") or info.size_bytes > 8 << 20:
-            continue
-        try:
-            obj = json.loads(info.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(obj, dict) and TABLE_KEYS <= obj.keys():
-            out.append((info.stage, info.name[:-5]))
-    return out
+def list_tables(store: ArtifactStore, dataset: str, run: str | None = None) -> list[Artifact]:
+    """The catalogue's result tables that exist for a dataset and run (None: the full run; smoke runs are
+    listed only when asked for by name)."""
+    return [a for a in RESULT_TABLES if store.exists(dataset, a, run=run)]

@@ -18,22 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .catalogue import SMALL_RUN, STAGES, Artifact, ArtifactShapeError, lookup
 from .config import REPO_ROOT, artifact_root
 from .errors import MissingArtifact
-
-STAGES = ("data", "knowledge", "representation", "semantic_ids", "ranking", "gbr", "bench")
-
-# The command that produces each stage's artifacts, shown whenever one is missing.
-STAGE_COMMANDS = {
-    "data": "reaseq data ingest --dataset {dataset}",
-    "knowledge": "reaseq knowledge build --dataset {dataset}",
-    "representation": "reaseq represent build --dataset {dataset}",
-    "semantic_ids": "reaseq sid build --dataset {dataset}",
-    "ranking": "reaseq rank ablation --dataset {dataset}",
-    "gbr": "reaseq gbr run --dataset {dataset}",
-    "bench": "python bench/run_all.py",
-}
-
 
 def code_version() -> str:
     """Git commit of the working tree (with '+dirty' when it has local changes), else 'unknown'."""
@@ -125,6 +112,7 @@ class ArtifactInfo:
     name: str
     path: Path
     provenance: dict
+    entry: Artifact | None = None      # its catalogue entry (None: a file the catalogue does not know)
 
     @property
     def size_bytes(self) -> int:
@@ -133,112 +121,112 @@ class ArtifactInfo:
 
 
 class ArtifactStore:
-    """Reads and writes every stage's artifacts under one root, with provenance."""
+    """Reads and writes every stage's artifacts under one root, with provenance.
+
+    Every method takes a catalogue entry (`reaseq_core.catalogue`), never a file name; `run` namespaces a
+    configuration (`run="small"` -> <stage>/small/<file>), and `**params` fill the entry's file-name pattern.
+    Reads and writes check the entry's declared shape.
+    """
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = artifact_root(root)
 
     # ---- locations -------------------------------------------------------------------------
-    def path(self, dataset: str, stage: str, name: str) -> Path:
-        if stage not in STAGES:
-            raise ValueError(f"unknown stage '{stage}'; stages are {', '.join(STAGES)}")
-        return self.root / dataset / stage / name
+    def path(self, dataset: str, art: Artifact, *, run: str | None = None, **params) -> Path:
+        rel = art.name(**params)
+        return self.root / dataset / art.stage / (f"{run}/{rel}" if run else rel)
 
     def stage_dir(self, dataset: str, stage: str) -> Path:
         if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}")
+            raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
         return self.root / dataset / stage
 
     @staticmethod
     def _prov_path(path: Path) -> Path:
         return path.with_name(path.name + ".prov.json")
 
-    def exists(self, dataset: str, stage: str, name: str) -> bool:
-        return self.path(dataset, stage, name).exists()
+    def exists(self, dataset: str, art: Artifact, *, run: str | None = None, **params) -> bool:
+        return self.path(dataset, art, run=run, **params).exists()
 
-    def require(self, dataset: str, stage: str, name: str) -> Path:
+    def require(self, dataset: str, art: Artifact, *, run: str | None = None, **params) -> Path:
         """Path of an existing artifact, or MissingArtifact naming the command that makes it."""
-        p = self.path(dataset, stage, name)
+        p = self.path(dataset, art, run=run, **params)
         if not p.exists():
-            raise MissingArtifact(f"{stage} artifact '{name}' for dataset '{dataset}'",
-                                  STAGE_COMMANDS[stage].format(dataset=dataset))
+            cmd = art.producing_command(dataset) + (" --small" if run == SMALL_RUN else "")
+            raise MissingArtifact(f"{art.stage} artifact '{p.name}' for dataset '{dataset}'", cmd)
         return p
 
     # ---- provenance ------------------------------------------------------------------------
-    def make_provenance(self, dataset: str, stage: str, name: str, provenance: dict | None) -> dict:
-        prov = {"artifact": name, "stage": stage, "dataset": dataset, "created": _now(),
+    def make_provenance(self, dataset: str, art: Artifact, name: str, provenance: dict | None,
+                        run: str | None = None) -> dict:
+        prov = {"artifact": name, "stage": art.stage, "dataset": dataset, "created": _now(),
                 "code_version": code_version()}
+        if run:
+            prov["run"] = run
         card = self.root / dataset / "data" / "dataset_card.json"
-        if stage != "data" and card.exists():
-            with contextlib.suppress(Exception):
-                prov["dataset_hash"] = json.loads(card.read_text())["content_hash"]
+        if art.stage != "data" and card.exists():
+            prov["dataset_hash"] = json.loads(card.read_text(encoding="utf-8"))["content_hash"]
         prov.update(provenance or {})
         return prov
 
-    def provenance(self, dataset: str, stage: str, name: str) -> dict:
-        p = self._prov_path(self.path(dataset, stage, name))
+    def provenance(self, dataset: str, art: Artifact, *, run: str | None = None, **params) -> dict:
+        p = self._prov_path(self.path(dataset, art, run=run, **params))
         if not p.exists():
             return {}
         return json.loads(p.read_text(encoding="utf-8"))
 
-    def _write_prov(self, dataset, stage, name, provenance) -> None:
-        write_json_atomic(self._prov_path(self.path(dataset, stage, name)),
-                          self.make_provenance(dataset, stage, name, provenance))
-
     # ---- typed writers / readers ------------------------------------------------------------
-    def write_json(self, dataset: str, stage: str, name: str, obj: Any, provenance: dict | None = None) -> Path:
-        p = self.path(dataset, stage, name)
-        write_json_atomic(p, obj)
-        self._write_prov(dataset, stage, name, provenance)
+    def write(self, dataset: str, art: Artifact, obj: Any, provenance: dict | None = None, *,
+              run: str | None = None, **params) -> Path:
+        """Write `obj` as the artifact (DataFrame, JSON value, dict of arrays, torch object or text)."""
+        p = self.path(dataset, art, run=run, **params)
+        art.check(obj, f"{p} (being written)")
+        if art.kind == "json":
+            write_json_atomic(p, obj)
+        elif art.kind == "parquet":
+            with atomic_path(p) as tmp:
+                obj.to_parquet(tmp, index=False)
+        elif art.kind == "npz":
+            import numpy as np
+            with atomic_path(p) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **obj)
+        elif art.kind == "torch":
+            import torch
+            with atomic_path(p) as tmp:
+                torch.save(obj, tmp)
+        elif art.kind == "text":
+            with atomic_write(p, "w") as fh:
+                fh.write(obj)
+        else:
+            raise ValueError(f"{art.key}: {art.kind} artifacts are written by their own writer, at store.path()")
+        write_json_atomic(self._prov_path(p), self.make_provenance(dataset, art, p.name, provenance, run))
         return p
 
-    def read_json(self, dataset: str, stage: str, name: str) -> Any:
-        return json.loads(self.require(dataset, stage, name).read_text(encoding="utf-8"))
-
-    def write_parquet(self, dataset: str, stage: str, name: str, df, provenance: dict | None = None) -> Path:
-        p = self.path(dataset, stage, name)
-        with atomic_path(p) as tmp:
-            df.to_parquet(tmp, index=False)
-        self._write_prov(dataset, stage, name, provenance)
-        return p
-
-    def read_parquet(self, dataset: str, stage: str, name: str, **kw):
-        import pandas as pd
-        return pd.read_parquet(self.require(dataset, stage, name), **kw)
-
-    def write_numpy(self, dataset: str, stage: str, name: str, arrays: dict, provenance: dict | None = None) -> Path:
-        """Several named arrays in one .npz file."""
-        import numpy as np
-        p = self.path(dataset, stage, name)
-        with atomic_path(p) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-        self._write_prov(dataset, stage, name, provenance)
-        return p
-
-    def read_numpy(self, dataset: str, stage: str, name: str) -> dict:
-        import numpy as np
-        with np.load(self.require(dataset, stage, name), allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-
-    def write_torch(self, dataset: str, stage: str, name: str, obj: Any, provenance: dict | None = None) -> Path:
-        import torch
-        p = self.path(dataset, stage, name)
-        with atomic_path(p) as tmp:
-            torch.save(obj, tmp)
-        self._write_prov(dataset, stage, name, provenance)
-        return p
-
-    def read_torch(self, dataset: str, stage: str, name: str) -> Any:
-        import torch
-        return torch.load(self.require(dataset, stage, name), map_location="cpu", weights_only=False)
-
-    def write_text(self, dataset: str, stage: str, name: str, text: str, provenance: dict | None = None) -> Path:
-        p = self.path(dataset, stage, name)
-        with atomic_write(p, "w") as fh:
-            fh.write(text)
-        self._write_prov(dataset, stage, name, provenance)
-        return p
+    def read(self, dataset: str, art: Artifact, *, run: str | None = None, **params) -> Any:
+        """The artifact as its kind reads (DataFrame, JSON value, dict of arrays, torch object, text),
+        checked against the catalogue's shape."""
+        p = self.require(dataset, art, run=run, **params)
+        if art.kind == "json":
+            obj = json.loads(p.read_text(encoding="utf-8"))
+        elif art.kind == "parquet":
+            import pandas as pd
+            obj = pd.read_parquet(p)
+        elif art.kind == "npz":
+            import numpy as np
+            with np.load(p, allow_pickle=False) as z:
+                obj = {k: z[k] for k in z.files}
+        elif art.kind == "torch":
+            import torch
+            obj = torch.load(p, map_location="cpu", weights_only=False)
+        elif art.kind == "text":
+            obj = p.read_text(encoding="utf-8")
+        elif art.kind == "jsonl":
+            obj = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+        else:
+            raise ValueError(f"{art.key}: {art.kind} artifacts are read by their own reader, at store.path()")
+        art.check(obj, str(p))
+        return obj
 
     # ---- listing ---------------------------------------------------------------------------
     def datasets(self) -> list[str]:
@@ -246,15 +234,22 @@ class ArtifactStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
-    def list(self, dataset: str | None = None, stage: str | None = None) -> list[ArtifactInfo]:
+    def list(self, dataset: str | None = None, stage: str | None = None,
+             run: str | None = None) -> list[ArtifactInfo]:
+        """Every stored artifact of a run (None: the full run), with its catalogue entry (None if unknown)."""
         out = []
         for ds in ([dataset] if dataset else self.datasets()):
             for st in ([stage] if stage else STAGES):
-                d = self.root / ds / st
+                d = self.root / ds / st / (run or "")
                 if not d.is_dir():
                     continue
-                for p in sorted(d.iterdir()):
-                    if p.name.startswith(".") or p.name.endswith(".prov.json"):
+                for p in sorted(d.rglob("*")):
+                    rel = p.relative_to(d).as_posix()
+                    if not p.is_file() or p.name.startswith(".") or p.name.endswith(".prov.json"):
                         continue
-                    out.append(ArtifactInfo(ds, st, p.name, p, self.provenance(ds, st, p.name)))
+                    if run is None and rel.split("/")[0] == SMALL_RUN:
+                        continue
+                    prov_p = self._prov_path(p)
+                    prov = json.loads(prov_p.read_text(encoding="utf-8")) if prov_p.exists() else {}
+                    out.append(ArtifactInfo(ds, st, rel, p, prov, lookup(st, rel)))
         return out
