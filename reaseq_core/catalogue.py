@@ -155,7 +155,7 @@ _KNOWLEDGE_REPORT = "python notebooks/knowledge_report.py"
 # The command that produces a stage's artifacts, shown for a stage that has none yet.
 STAGE_COMMANDS = {
     "data": _INGEST, "knowledge": _KNOWLEDGE, "representation": _REPRESENT, "semantic_ids": _SID,
-    "ranking": _RANK, "gbr": _GBR, "viz": _UMAP, "review": "the workbench's review controls (reaseq app)",
+    "ranking": _RANK, "gbr": _GBR, "viz": _UMAP, "review": "reaseq app --dataset {dataset}",
     "bench": "python bench/run_all.py",
 }
 
@@ -196,7 +196,7 @@ _ENTRIES = [
              "append-only log and cache of every LLM call (prompt hash, answer, validity, timing)",
              committed=True),
     Artifact("prompt_version", "knowledge", "prompt_versions/{agent}/{sha12}.txt", "text",
-             "Prompt lab (app) or reaseq knowledge build",
+             _KNOWLEDGE,
              "the text of every prompt-template version that produced knowledge or a lab run"),
     Artifact("grounding_table", "knowledge", "grounding_table.json", "json", _KNOWLEDGE_REPORT,
              "result table: grounding rate of knowledge entries per category and setup",
