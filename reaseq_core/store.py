@@ -23,14 +23,16 @@ from .config import REPO_ROOT, artifact_root
 from .errors import MissingArtifact
 
 def code_version() -> str:
-    """Git commit of the working tree (with '+dirty' when it has local changes), else 'unknown'."""
+    """Git commit of the code (with '+dirty' when tracked code outside data/ has local changes), else 'unknown'."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT,
                              capture_output=True, text=True, timeout=5).stdout.strip()
         if not sha:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        # only code counts: artifacts and datasets change while a stage runs, which is not a code change
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)data"], cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=5).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
