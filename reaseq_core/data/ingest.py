@@ -3,8 +3,9 @@
 Known datasets (raw folders searched on the dataset search path, see config.py):
     beauty    amazon-beauty-2014/                  Amazon 2014 5-core, RecBole atomic format
     magazine  amazon-2018-magazine-subscriptions/  Amazon 2018 raw JSON lines
-Any other name needs `--path` to a folder in the generic format (see generic.py), or to raw files of
-one of the two Amazon formats (`--format`).
+Any other name needs `--path` to a folder in the generic format (see generic.py), or to the raw files
+of any category of the Amazon 2018 or 2023 releases (`--format amazon2018 | amazon2023`; guessed from
+the `meta_*` file when omitted), or `--reviews FILE --meta FILE` naming those two files directly.
 """
 from __future__ import annotations
 
@@ -21,10 +22,16 @@ import pandas as pd
 from ..config import dataset_search_path
 from ..errors import DataError, MissingArtifact
 from ..store import ArtifactStore, code_version, write_json_atomic
-from . import amazon2018, beauty2014, generic
+from . import amazon2018, amazon2023, beauty2014, generic
 from .schema import items_from_storage, items_to_storage, validate_canonical
 
-ADAPTERS = {"amazon2014": beauty2014.load, "amazon2018": amazon2018.load, "generic": generic.load}
+ADAPTERS = {"amazon2014": beauty2014.load, "amazon2018": amazon2018.load, "amazon2023": amazon2023.load,
+            "generic": generic.load}
+# Formats read from one reviews file + one metadata file, found by name pattern or given explicitly.
+RAW_FILE_FINDERS = {"amazon2018": amazon2018.find_raw_files, "amazon2023": amazon2023.find_raw_files}
+# Amazon category paths start with the department ('Beauty', 'Musical Instruments'): level 1 is the
+# first level that separates items, as for the known datasets.
+AMAZON_PRIMARY_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -42,17 +49,57 @@ KNOWN = {
 }
 
 
+def guess_format(folder: Path) -> str:
+    """The adapter for an unnamed folder: an Amazon release if it holds a `meta_*` file, else generic."""
+    names = [p.name for p in folder.iterdir() if p.is_file() and p.name.startswith(amazon2018.META_PREFIX)]
+    if any(n.endswith(amazon2023.SUFFIXES) for n in names):
+        return "amazon2023"
+    if any(n.endswith(amazon2018.SUFFIXES) for n in names):
+        return "amazon2018"
+    return "generic"
+
+
+def _format_of_file(path) -> str:
+    """The Amazon release a raw file belongs to, from its name (.jsonl: 2023, .json: 2018)."""
+    name = Path(path).name
+    if name.endswith(amazon2023.SUFFIXES):
+        return "amazon2023"
+    if name.endswith(amazon2018.SUFFIXES):
+        return "amazon2018"
+    raise DataError(path, "cannot tell the format from the file name: pass --format amazon2018 | amazon2023",
+                    expected="a .json(.gz) or .jsonl(.gz) file")
+
+
 def resolve_source(name: str, path: str | os.PathLike | None = None, fmt: str | None = None,
-                   data_dir: str | os.PathLike | None = None) -> tuple[Path, str, int, dict]:
-    """(raw folder, adapter format, primary category level, expected counts) for a dataset name."""
+                   data_dir: str | os.PathLike | None = None, reviews=None,
+                   meta=None) -> tuple[Path, str, int, dict]:
+    """(raw folder, adapter format, primary category level, expected counts) for a dataset name.
+
+    `reviews` / `meta` (explicit raw files of an Amazon release) need no folder: the folder is then
+    `path` if given, else the one holding the first named file (where a file not named is looked for).
+    """
+    known = KNOWN.get(name)
+    if reviews is not None or meta is not None:
+        given = Path(reviews if reviews is not None else meta).expanduser().resolve()
+        folder = Path(path).expanduser().resolve() if path is not None else given.parent
+        if not folder.is_dir():
+            raise DataError(folder, "dataset folder not found")
+        fmt = fmt or (known.format if known else _format_of_file(given))
+        if fmt not in RAW_FILE_FINDERS:
+            raise DataError(given, f"--reviews / --meta do not apply to format '{fmt}'",
+                            expected=" / ".join(RAW_FILE_FINDERS))
+        # Hand-picked files are not the published set: no expected counts to check against.
+        return folder, fmt, known.primary_level if known else AMAZON_PRIMARY_LEVEL, {}
     if path is not None:
         folder = Path(path).expanduser().resolve()
         if not folder.is_dir():
             raise DataError(folder, "dataset folder not found")
-        known = KNOWN.get(name)
-        return folder, fmt or (known.format if known else "generic"), known.primary_level if known else 0, {}
+        fmt = fmt or (known.format if known else guess_format(folder))
+        level = known.primary_level if known else (AMAZON_PRIMARY_LEVEL if fmt in RAW_FILE_FINDERS else 0)
+        return folder, fmt, level, {}
     if name not in KNOWN:
-        raise DataError(name, f"unknown dataset '{name}': pass --path to its folder (known: {', '.join(KNOWN)})")
+        raise DataError(name, f"unknown dataset '{name}': pass --path to its folder, or --reviews FILE --meta FILE "
+                        f"(known: {', '.join(KNOWN)})")
     k = KNOWN[name]
     for d in dataset_search_path(data_dir):
         if (d / k.folder).is_dir():
@@ -60,6 +107,12 @@ def resolve_source(name: str, path: str | os.PathLike | None = None, fmt: str | 
     tried = ", ".join(str(d / k.folder) for d in dataset_search_path(data_dir))
     raise DataError(k.folder, f"raw files for '{name}' not found; looked in {tried}. "
                     "Set REASEQ_DATA_DIR or pass --data-dir / --path")
+
+
+def _file_signature(paths, folder: Path) -> dict:
+    """name -> [size, mtime]: what decides whether an ingest can be skipped."""
+    return {(p.name if p.parent == folder else str(p)): [p.stat().st_size, int(p.stat().st_mtime)]
+            for p in paths}
 
 
 def _hist(values: np.ndarray, bins) -> dict:
@@ -129,13 +182,23 @@ def dataset_card(name: str, items: pd.DataFrame, inter: pd.DataFrame, demand: pd
 
 
 def ingest(name: str, store: ArtifactStore | None = None, path=None, fmt: str | None = None, data_dir=None,
-           force: bool = False) -> dict:
-    """Ingest a dataset into the store (idempotent: skipped when the same raw files were ingested)."""
+           force: bool = False, reviews=None, meta=None) -> dict:
+    """Ingest a dataset into the store (idempotent: skipped when the same raw files were ingested).
+
+    `reviews` / `meta` name the raw files of an Amazon 2018 / 2023 category, overriding discovery.
+    """
     store = store or ArtifactStore()
-    folder, fmt, level, expected = resolve_source(name, path, fmt, data_dir)
+    folder, fmt, level, expected = resolve_source(name, path, fmt, data_dir, reviews, meta)
     if fmt not in ADAPTERS:
         raise DataError(folder, f"unknown format '{fmt}'", expected=" / ".join(ADAPTERS))
-    raw_sig = {p.name: [p.stat().st_size, int(p.stat().st_mtime)] for p in sorted(folder.iterdir()) if p.is_file()}
+    adapter_kw = {}
+    if fmt in RAW_FILE_FINDERS:
+        # Resolve the two raw files once, so the skip check and the adapter see the same ones.
+        files = RAW_FILE_FINDERS[fmt](folder, reviews, meta)
+        adapter_kw = {"reviews": files.reviews, "meta": files.meta}
+        raw_sig = _file_signature([files.reviews, files.meta], folder)
+    else:
+        raw_sig = _file_signature(sorted(p for p in folder.iterdir() if p.is_file()), folder)
     card_path = store.path(name, "data", "dataset_card.json")
     if card_path.exists() and not force:
         old = store.provenance(name, "data", "dataset_card.json")
@@ -144,7 +207,7 @@ def ingest(name: str, store: ArtifactStore | None = None, path=None, fmt: str | 
             card["skipped"] = True
             return card
     t0 = time.perf_counter()
-    items, inter, demand, report = ADAPTERS[fmt](folder, primary_level=level)
+    items, inter, demand, report = ADAPTERS[fmt](folder, primary_level=level, **adapter_kw)
     validate_canonical(items, inter, demand, source=str(folder))
     counts = {"users": inter["user_id"].nunique(), "items": len(items), "interactions": len(inter)}
     for k, v in expected.items():
