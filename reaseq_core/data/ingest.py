@@ -21,7 +21,8 @@ import pandas as pd
 
 from ..config import dataset_search_path
 from ..errors import DataError, MissingArtifact
-from ..store import ArtifactStore, code_version, write_json_atomic
+from .. import catalogue as cat
+from ..store import ArtifactStore, code_version
 from . import amazon2018, amazon2023, beauty2014, generic
 from .schema import items_from_storage, items_to_storage, validate_canonical
 
@@ -199,11 +200,10 @@ def ingest(name: str, store: ArtifactStore | None = None, path=None, fmt: str | 
         raw_sig = _file_signature([files.reviews, files.meta], folder)
     else:
         raw_sig = _file_signature(sorted(p for p in folder.iterdir() if p.is_file()), folder)
-    card_path = store.path(name, "data", "dataset_card.json")
-    if card_path.exists() and not force:
-        old = store.provenance(name, "data", "dataset_card.json")
+    if store.exists(name, cat.DATASET_CARD) and not force:
+        old = store.provenance(name, cat.DATASET_CARD)
         if old.get("raw_files") == raw_sig and old.get("source") == str(folder):
-            card = store.read_json(name, "data", "dataset_card.json")
+            card = store.read(name, cat.DATASET_CARD)
             card["skipped"] = True
             return card
     t0 = time.perf_counter()
@@ -221,45 +221,23 @@ def ingest(name: str, store: ArtifactStore | None = None, path=None, fmt: str | 
 
     # Write everything into a staging folder, then swap it in: never a half-written dataset.
     final = store.stage_dir(name, "data")
-    staging = final.with_name(".data.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging_root = final.with_name(".data.staging")      # a private store; its data folder is swapped in
+    shutil.rmtree(staging_root, ignore_errors=True)
     try:
-        tmp_store = _StagingStore(store, staging)
-        tmp_store.write_parquet("items.parquet", items_to_storage(items), prov)
-        tmp_store.write_parquet("interactions.parquet", inter, prov)
-        tmp_store.write_parquet("demand.parquet", demand.astype(object), prov)
-        tmp_store.write_json("dataset_card.json", card, prov)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = final.with_name(".data.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
+        staging = ArtifactStore(staging_root)
+        staging.write(name, cat.ITEMS, items_to_storage(items), prov)
+        staging.write(name, cat.INTERACTIONS, inter, prov)
+        staging.write(name, cat.DEMAND, demand.astype(object), prov)
+        staging.write(name, cat.DATASET_CARD, card, prov)
+        old = final.with_name(".data.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(staging.stage_dir(name, "data"), final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
     return card
-
-
-class _StagingStore:
-    """Writes data-stage artifacts (with provenance sidecars) into a staging folder."""
-
-    def __init__(self, store: ArtifactStore, folder: Path):
-        self.store, self.folder = store, folder
-
-    def _prov(self, name, prov):
-        p = dict(self.store.make_provenance("?", "data", name, prov))
-        p.pop("dataset", None)
-        write_json_atomic(self.folder / f"{name}.prov.json", p)
-
-    def write_parquet(self, name, df, prov):
-        df.to_parquet(self.folder / name, index=False)
-        self._prov(name, prov)
-
-    def write_json(self, name, obj, prov):
-        write_json_atomic(self.folder / name, obj)
-        self._prov(name, prov)
 
 
 @dataclass
@@ -283,13 +261,13 @@ class Dataset:
 def load_dataset(name: str, store: ArtifactStore | None = None) -> Dataset:
     """Read an ingested dataset; MissingArtifact (naming `reaseq data ingest`) if it is not there."""
     store = store or ArtifactStore()
-    if not store.exists(name, "data", "dataset_card.json"):
-        raise MissingArtifact(f"dataset '{name}'", f"reaseq data ingest --dataset {name}")
+    if not store.exists(name, cat.DATASET_CARD):
+        raise MissingArtifact(f"dataset '{name}'", cat.DATASET_CARD.producing_command(name))
     return Dataset(name=name,
-                   items=items_from_storage(store.read_parquet(name, "data", "items.parquet")),
-                   interactions=store.read_parquet(name, "data", "interactions.parquet"),
-                   demand=store.read_parquet(name, "data", "demand.parquet"),
-                   card=store.read_json(name, "data", "dataset_card.json"))
+                   items=items_from_storage(store.read(name, cat.ITEMS)),
+                   interactions=store.read(name, cat.INTERACTIONS),
+                   demand=store.read(name, cat.DEMAND),
+                   card=store.read(name, cat.DATASET_CARD))
 
 
 def ensure_dataset(name: str, store: ArtifactStore | None = None, **kw) -> Dataset:
