@@ -12,7 +12,7 @@ import streamlit as st  # noqa: E402
 
 from lib import access, charts, ui  # noqa: E402
 from reaseq_core.status import collect_status  # noqa: E402
-from reaseq_core.store import STAGE_COMMANDS, STAGES  # noqa: E402
+from reaseq_core.catalogue import STAGES  # noqa: E402
 
 dataset = ui.page("ReaSeq workbench", "🧭")
 st.caption("Reasoning-enhanced sequential recommendation on public data: multi-agent knowledge, semantic IDs, "
@@ -68,20 +68,21 @@ with h2:
     st.plotly_chart(charts.histogram_from_card(g["histogram"], "gap (days)", "gaps"), key="gaps")
 
 st.subheader("Pipeline stages")
-try:
-    status = _status(str(access.store().root), dataset)
-except Exception as e:  # a stage's own reporter failed: show the listing without figures, not a traceback
-    st.warning(f"`reaseq status` failed ({type(e).__name__}: {e}); showing the stored artifacts only.")
-    s_ = access.store()
-    status = {stage: {"exists": bool(s_.list(dataset, stage)), "artifacts": s_.list(dataset, stage),
-                      "command": STAGE_COMMANDS[stage].format(dataset=dataset)} for stage in STAGES}
+status = _status(str(access.store().root), dataset)
 rows = []
 for stage in STAGES:
-    e = status.get(stage, {})
+    e = status[stage]
     figures = e.get("figures") or {}
     headline = ", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
                          for k, v in list(figures.items())[:5] if not isinstance(v, (dict, list)))
-    rows.append({"stage": stage, "produced": "✅" if e.get("exists") else "—",
-                 "artifacts": len(e.get("artifacts", [])),
-                 "headline / command": headline if e.get("exists") else f"run `{e.get('command', '')}`"})
+    if e.get("error"):  # a stored artifact lacks its declared shape: the stage's figures cannot be read
+        st.warning(f"**{stage}**: {e['error']}")
+    if e["exists"]:
+        note = headline or "produced"
+        if e.get("next"):
+            note += f" · next: `{e['next']}`"
+    else:
+        note = f"run `{e['command']}`"
+    rows.append({"stage": stage, "produced": "✅" if e["exists"] else "—", "artifacts": len(e["artifacts"]),
+                 "headline / command": note})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

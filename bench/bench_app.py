@@ -2,7 +2,7 @@
 
 Each page is loaded `--repeats` times in one Streamlit AppTest session: the first load is cold (artifacts
 read from disk), the rest are warm (st.cache_data hits). Prints a table and records the result in the store
-as bench/app_page_load.json with a "headline" dict. Browser rendering time (the plotly bundle) is not
+as the catalogue's `bench_app` artifact, with a "headline" dict. Browser rendering time (the plotly bundle) is not
 included: it depends on the client machine.
 
     python bench/bench_app.py [--dataset beauty] [--repeats 5]
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from reaseq_core import catalogue as cat
 from reaseq_core.store import ArtifactStore
 
 APP = Path(__file__).resolve().parent.parent / "app"
@@ -36,7 +37,9 @@ def measure(path: Path, repeats: int) -> dict:
         times.append(time.perf_counter() - t0)
     if at.exception:
         state = "exception"
-    elif any("`reaseq " in str(i.value) for i in at.info):  # the missing-artifact message names a command
+    elif at.error:  # the page could not show an artifact (see app/lib/ui.py)
+        state = "error"
+    elif any("Not produced yet" in str(i.value) for i in at.info):  # ui.show_missing's message
         state = "artifact missing"
     return {"cold_s": round(times[0], 3), "warm_median_s": round(statistics.median(times[1:] or times), 3),
             "runs": len(times), "state": state}
@@ -61,11 +64,11 @@ def main() -> None:
     headline = {"pages_measured": len(results), "pages_with_content": len(ok),
                 "max_warm_median_s": max((v["warm_median_s"] for v in ok.values()), default=None),
                 "max_cold_s": max((v["cold_s"] for v in ok.values()), default=None)}
-    store.write_json(args.dataset, "bench", "app_page_load.json",
-                     {"headline": headline, "pages": results, "repeats": args.repeats,
-                      "method": "streamlit.testing AppTest script run, first load cold then warm (cached)",
-                      "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}},
-                     {"config": {"repeats": args.repeats}})
+    store.write(args.dataset, cat.BENCH_APP,
+                {"headline": headline, "pages": results, "repeats": args.repeats,
+                 "method": "streamlit.testing AppTest script run, first load cold then warm (cached)",
+                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}},
+                {"config": {"repeats": args.repeats}})
     print("headline:", headline)
 
 

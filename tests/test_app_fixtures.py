@@ -1,23 +1,25 @@
-"""Fixture artifacts for the workbench tests, written in exactly the shapes of the artifact contract.
+"""Fixture artifacts for the workbench tests, written through the catalogue (so in exactly the declared shapes).
 
 The data stage is the real Beauty dataset (ingested by conftest's `beauty` fixture); the knowledge,
 representation, ranking and GBR artifacts are small hand-made examples about real Beauty items and users,
-so every view can be tested before (and independently of) the other stages' real runs. The vectors are
-real Phi embeddings of the items' titles; the UMAP projection is computed by the real code path. Numbers
-in the fixture tables are made up for display tests and are never reported anywhere.
+so every view can be tested independently of the other stages' real runs (tests/test_app_pages.py also
+renders every page on the committed Beauty store). The vectors are real Phi embeddings of the items'
+titles; the UMAP projection is computed by the real code path. Numbers in the fixture tables are made up for
+display tests and are never reported anywhere.
 """
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from reaseq_core.results import ResultTable, list_tables, read_table
+from reaseq_core import catalogue as cat
+from reaseq_core.results import ResultTable, list_tables, read_table, write_table
 from reaseq_core.store import ArtifactStore
+from reaseq_core.representation.item_space import l2_normalise, load_item_space
 from reaseq_core.viz import exact_cosine_neighbours
 from reaseq_core.viz.umap_cache import build_embedding_projection
 
@@ -31,8 +33,8 @@ def _entry(dim: str, analysis: str, kw: list[str], evidence: list[str], grounded
 
 
 def write_knowledge(store: ArtifactStore, items: pd.DataFrame) -> list[str]:
-    """taxonomy.json, item_knowledge.parquet (both setups), llm_calls.jsonl (with a partial last line),
-    knowledge_summary.json. Returns the item ids that have knowledge."""
+    """The taxonomy, item knowledge (both setups), the LLM call log (with a partial last line) and the
+    knowledge summary. Returns the item ids that have knowledge."""
     tax = {"categories": {}, "templates": {"demand_taxonomy": "a" * 64, "item_knowledge": "b" * 64},
            "model": {"name": "fixture", "hash": "0" * 16}}
     for prim in ("Makeup", "Skin Care"):
@@ -55,12 +57,13 @@ def write_knowledge(store: ArtifactStore, items: pd.DataFrame) -> list[str]:
                     "final": ["Finish", "Shade Match", "Travel Size"], "status": "ok", "error": None},
                 "attribute": {"reasoning_trace": "", "dimensions": [], "final": [], "status": "failed",
                               "error": "invalid JSON after 2 retries"}} for s in subs}}
-    store.write_json(DATASET, "knowledge", "taxonomy.json", tax, {"fixture": True})
+    store.write(DATASET, cat.TAXONOMY, tax, {"fixture": True})
 
     kn_items = items[items["primary_category"].isin(["Makeup", "Skin Care"])]["item_id"].head(8).tolist()
+    by_id = items.set_index("item_id")
     rows = []
     for k, iid in enumerate(kn_items):
-        title = items.set_index("item_id").at[iid, "title"]
+        title = by_id.at[iid, "title"]
         word = (title or "item").split()[0]
         for setup in ("multi_agent", "single_agent"):
             failed = setup == "single_agent" and k == 7
@@ -76,8 +79,14 @@ def write_knowledge(store: ArtifactStore, items: pd.DataFrame) -> list[str]:
                          "user_demand": None if failed else json.dumps(ud),
                          "product_attribute": None if failed else json.dumps(pa),
                          "grounding_rate": 0.0 if failed else float(np.mean([e["grounded"] for e in ents])),
-                         "template_hash": "b" * 64, "model": "fixture", "created": "2026-11-27T10:00:00+00:00"})
-    store.write_parquet(DATASET, "knowledge", "item_knowledge.parquet", pd.DataFrame(rows), {"fixture": True})
+                         "template_hash": "b" * 64, "model": "fixture", "created": "2026-11-27T10:00:00+00:00",
+                         "primary_category": by_id.at[iid, "primary_category"],
+                         "sub_category": by_id.at[iid, "sub_category"],
+                         "dimensions_demand": json.dumps(["Finish", "Longevity"]),
+                         "dimensions_attribute": json.dumps(["Brand", "Form"]),
+                         "attempts": 2 if failed else 1, "latency_s": 12.5, "completion_tokens": 0 if failed else 180,
+                         "backend": "embedded"})
+    store.write(DATASET, cat.ITEM_KNOWLEDGE, pd.DataFrame(rows), {"fixture": True})
 
     calls = []
     for k, iid in enumerate(kn_items[:5]):
@@ -87,23 +96,27 @@ def write_knowledge(store: ArtifactStore, items: pd.DataFrame) -> list[str]:
                       "prompt_tokens": 200 + k, "completion_tokens": 100 + k, "latency_s": 10.0 + k,
                       "status": "invalid" if k == 3 else "ok", "error": "not JSON" if k == 3 else None,
                       "created": f"2026-11-27T10:0{k}:00+00:00"})
-    p = store.path(DATASET, "knowledge", "llm_calls.jsonl")
+    p = store.path(DATASET, cat.LLM_CALLS)  # the call log has its own append-only writer (the LLM cache)
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text("".join(json.dumps(c) + "\n" for c in calls) + '{"key": "partial', encoding="utf-8")
-    store.write_json(DATASET, "knowledge", "knowledge_summary.json", {"Makeup": {"multi_agent": {"items_ok": 4}}})
+    store.write(DATASET, cat.KNOWLEDGE_SUMMARY,
+                {"categories": {"Makeup": {"multi_agent": {"items_ok": 4, "items_failed": 0}}},
+                 "setups": {"multi_agent": {"grounding_rate": 0.75}}, "call_log": {"calls": 5}})
     return kn_items
 
 
+FIXTURE_TABLES = (cat.GROUNDING_TABLE, cat.SID_TABLE)   # tables no stage's status reporter parses
+
+
 def write_tables(store: ArtifactStore) -> None:
-    # Names that no stage's own status reporter parses, so these fixtures exercise only the app.
-    for stage, name, title in (("representation", "table8_fixture", "Fixture table A: retrieval"),
-                               ("ranking", "table9_fixture", "Fixture table B: integration schemes")):
-        t = ResultTable(name=name, title=title, dataset=DATASET, dataset_hash="fixturehash", split="leave-one-out",
+    for art, title in zip(FIXTURE_TABLES, ("Fixture table A: retrieval", "Fixture table B: integration schemes")):
+        t = ResultTable(name=art.key, title=title, dataset=DATASET, dataset_hash="fixturehash", split="leave-one-out",
                         protocol="fixture protocol text", seeds=[0, 1, 2],
                         deviations=["titles instead of queries"], columns=["variant", "auc", "auc_std", "n"],
                         rows=[{"variant": "base", "auc": 0.61, "auc_std": 0.01, "n": 100},
                               {"variant": "+ReaSeq", "auc": 0.64, "auc_std": 0.02, "n": 100}],
                         notes="fixture", paper_reference={"rows": [{"variant": "base", "auc": 0.7}]})
-        store.write_json(DATASET, stage, f"{name}.json", asdict(t), {"seeds": t.seeds})
+        write_table(store, art, t, {"fixture": True})
 
 
 def pick_users(inter: pd.DataFrame) -> list[str]:
@@ -134,23 +147,26 @@ def write_gbr(store: ArtifactStore, items: pd.DataFrame, inter: pd.DataFrame, us
                 if role == "P_U":
                     ctx = ids[:t + 1] + [None] + ids[t + 1:]
                     fills.append({"fill_id": f"{variant}-{u}-{t}", "variant": variant, "user_id": u,
-                                  "position": t + 1, "after_item": ids[t], "before_item": ids[t + 1],
-                                  "context_items": ctx})
-    store.write_parquet(DATASET, "gbr", "location.parquet", pd.DataFrame(loc_rows), {"fixture": True})
-    store.write_json(DATASET, "gbr", "location_summary.json",
-                     {v: {"fill_ratio": 0.1, "candidates": {"rule": 10, "model_filter": 5}} for v in ("TD", "CD", "TDUCD")})
+                                  "position": t + 1, "gap_t": t, "after_item": ids[t], "before_item": ids[t + 1],
+                                  "context_items": ctx, "seed": 0})
+    store.write(DATASET, cat.LOCATION, pd.DataFrame(loc_rows), {"fixture": True})
+    store.write(DATASET, cat.LOCATION_SUMMARY,
+                {"variants": {v: {"fill_ratio": 0.1, "candidates": {"rule": 10, "model_filter": 5}}
+                              for v in ("TD", "CD", "TDUCD")},
+                 "users": {"users": len(users)}, "gaps": len(loc_rows), "config": {"fixture": True}})
 
-    tv = store.read_numpy(DATASET, "representation", "title_vectors.npz")
-    ids, vecs = tv["item_ids"].astype(str), tv["vectors"]
+    space = load_item_space(DATASET, "title", store)
+    ids, vecs = space.item_ids, space.vectors
     pos = {i: k for k, i in enumerate(ids)}
     fdf = pd.DataFrame(fills)
-    fv = np.stack([vecs[pos[a]] + vecs[pos[b]] for a, b in zip(fdf["after_item"], fdf["before_item"])])
-    fv = (fv / np.linalg.norm(fv, axis=1, keepdims=True)).astype(np.float32)
+    fv = l2_normalise(np.stack([vecs[pos[a]] + vecs[pos[b]] for a, b in zip(fdf["after_item"], fdf["before_item"])]))
     nn = exact_cosine_neighbours(fv, ids, vecs, k=10)
     fdf["neighbours"] = [json.dumps([{"item_id": i, "similarity": s} for i, s in row]) for row in nn]
-    store.write_parquet(DATASET, "gbr", "fills.parquet", fdf, {"fixture": True})
-    store.write_numpy(DATASET, "gbr", "fill_vectors.npz", {"fill_ids": fdf["fill_id"].to_numpy().astype(str),
-                                                          "vectors": fv, "item_space": np.array("title")})
+    fdf["top1_item"] = [row[0][0] for row in nn]
+    fdf["top1_similarity"] = [row[0][1] for row in nn]
+    store.write(DATASET, cat.FILLS, fdf, {"fixture": True})
+    store.write(DATASET, cat.FILL_VECTORS, {"fill_ids": fdf["fill_id"].to_numpy().astype(str), "vectors": fv,
+                                            "item_space": np.array("title")}, {"fixture": True})
 
 
 def build_fixture_store(root, beauty, source: ArtifactStore, with_umap: bool = True) -> tuple[ArtifactStore, dict]:
@@ -159,9 +175,9 @@ def build_fixture_store(root, beauty, source: ArtifactStore, with_umap: bool = T
     from reaseq_core.representation.encoder import encode
     from reaseq_core.representation.title_vectors import title_text
 
-    src = source.stage_dir(DATASET, "data")
+    src = source.stage_dir(DATASET, cat.ITEMS.stage)
     store = ArtifactStore(root)
-    shutil.copytree(src, store.stage_dir(DATASET, "data"), dirs_exist_ok=True)
+    shutil.copytree(src, store.stage_dir(DATASET, cat.ITEMS.stage), dirs_exist_ok=True)
     items, inter = beauty.items, beauty.interactions
     users = pick_users(inter)
     kn_items = write_knowledge(store, items)
@@ -171,8 +187,8 @@ def build_fixture_store(root, beauty, source: ArtifactStore, with_umap: bool = T
     vec_items = list(dict.fromkeys(user_items + kn_items + extra))
     sub = items.set_index("item_id").loc[vec_items].reset_index()
     vecs = encode([title_text(r) for r in sub.to_dict("records")], show_progress=False)
-    store.write_numpy(DATASET, "representation", "title_vectors.npz",
-                      {"item_ids": np.array(vec_items).astype(str), "vectors": vecs}, {"fixture": True})
+    store.write(DATASET, cat.TITLE_VECTORS, {"item_ids": np.array(vec_items).astype(str), "vectors": vecs},
+                {"fixture": True})
     write_gbr(store, items, inter, users)
     if with_umap:
         build_embedding_projection(store, DATASET)
@@ -188,16 +204,16 @@ def app_store(tmp_path_factory, tmp_store, beauty):
 
 def test_fixture_artifacts_follow_the_contract(app_store):
     store, info = app_store
-    assert set(list_tables(store, DATASET)) == {("representation", "table8_fixture"), ("ranking", "table9_fixture")}
-    t = read_table(store, DATASET, "ranking", "table9_fixture")
+    assert set(list_tables(store, DATASET)) == set(FIXTURE_TABLES)
+    t = read_table(store, DATASET, cat.SID_TABLE)
     assert t.to_frame()["auc_std"].tolist() == [0.01, 0.02]
-    kn = store.read_parquet(DATASET, "knowledge", "item_knowledge.parquet")
+    kn = store.read(DATASET, cat.ITEM_KNOWLEDGE)
     assert set(kn["setup"]) == {"multi_agent", "single_agent"}
-    assert {"item_id", "setup", "status", "failure_reason", "user_demand", "product_attribute", "grounding_rate",
-            "template_hash", "model", "created"} <= set(kn.columns)
-    loc = store.read_parquet(DATASET, "gbr", "location.parquet")
+    loc = store.read(DATASET, cat.LOCATION)
     assert set(loc["variant"]) == {"TD", "CD", "TDUCD"} and set(loc["user_id"]) == set(info["users"])
-    fills = store.read_parquet(DATASET, "gbr", "fills.parquet")
+    fills = store.read(DATASET, cat.FILLS)
     assert len(fills) > 0 and fills["context_items"].map(lambda c: sum(x is None for x in c)).eq(1).all()
-    umaps = [a.name for a in store.list(DATASET, "gbr") if a.name.startswith("umap_")]
+    umaps = [a for a in store.list(DATASET, cat.UMAP.stage) if a.entry is cat.UMAP]
     assert len(umaps) == 1
+    # every fixture file is a catalogue entry (nothing the app reads is outside the catalogue)
+    assert [a.path for a in store.list(DATASET) if a.entry is None] == []

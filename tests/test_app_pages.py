@@ -1,19 +1,31 @@
-"""AppTest for every workbench page: its logic on contract-shaped fixture artifacts (about real Beauty items
-and users), one interaction per page, and the missing-artifact state (a message naming the `reaseq`
-command, never a traceback)."""
+"""AppTest for every workbench page: every page renders on the committed Beauty store (data/artifacts, the
+real artifacts, without writing to it); its logic on catalogue-shaped fixture artifacts (about real Beauty
+items and users), one interaction per page; and the missing-artifact state (a message naming a command that
+runs as printed, never a traceback)."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from reaseq_core import catalogue as cat
+from reaseq_core.results import ResultTable, list_tables, write_table
+from reaseq_core.status import knowledge_command
 from reaseq_core.store import ArtifactStore
 from test_app_fixtures import DATASET, app_store  # noqa: F401  (session fixture)
 
-APP = Path(__file__).resolve().parent.parent / "app"
+REPO = Path(__file__).resolve().parent.parent
+APP = REPO / "app"
 PAGES = {p.stem.split("_", 1)[1]: p for p in sorted((APP / "pages").glob("*.py"))}
+ALL_PAGES = ["Home", *PAGES]
+COMMITTED_ROOT = REPO / "data" / "artifacts"
+# Produced at set-up, not committed (scripts/_setup.sh runs both commands before the tests).
+SETUP_ARTIFACTS = (cat.ITEMS, cat.INTERACTIONS, cat.DATASET_CARD, cat.TITLE_VECTORS)
+SETUP_COMMANDS = (cat.ITEMS.producing_command(DATASET), cat.TITLE_VECTORS.producing_command(DATASET))
 
 
 def run_page(name: str, root, session: dict | None = None) -> AppTest:
@@ -59,15 +71,56 @@ def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def clean(at: AppTest) -> None:
+    """No exception and no error box (pages show what artifacts report as warnings; st.error is a failure)."""
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+
+
+def git_status_data() -> str:
+    return subprocess.run(["git", "status", "--porcelain", "--", "data/"], cwd=REPO, capture_output=True,
+                          text=True, check=True).stdout
+
+
+def committed_setup_missing(store: ArtifactStore) -> list[str]:
+    return [str(store.path(DATASET, a)) for a in SETUP_ARTIFACTS if not store.exists(DATASET, a)]
+
+
+@pytest.fixture(scope="module")
+def committed_store():
+    """The committed Beauty store, read-only: the tests run the pages on it and check that git sees no
+    change under data/ afterwards."""
+    store = ArtifactStore(COMMITTED_ROOT)
+    missing = committed_setup_missing(store)
+    if missing:
+        pytest.fail(f"the committed store lacks the set-up artifacts {missing}: run "
+                    f"`{SETUP_COMMANDS[0]}` and `{SETUP_COMMANDS[1]}` (scripts/_setup.sh runs both)")
+    before = git_status_data()
+    yield store
+    assert git_status_data() == before, "a page changed the committed store under data/"
+
+
+@pytest.fixture()
+def committed_env(committed_store, monkeypatch):
+    monkeypatch.setenv("REASEQ_HOME", str(committed_store.root))
+    monkeypatch.setenv("REASEQ_APP_DATASET", DATASET)
+    return committed_store
+
+
 def test_home_shows_the_dataset_card_and_stage_status(fixture_env):
     at = run_page("Home", None)
     no_exception(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["users"] == "22,363" and metrics["items"] == "12,101" and metrics["interactions"] == "198,502"
     assert len(at.get("plotly_chart")) == 3  # category sunburst + two histograms
-    status = at.dataframe[-1].value
-    assert list(status["stage"])[:3] == ["data", "knowledge", "representation"]
-    assert status.set_index("stage").at["data", "produced"] == "✅"
+    status = at.dataframe[-1].value.set_index("stage")
+    assert list(status.index) == list(cat.STAGES)
+    assert status.at["data", "produced"] == "✅"
+    # stages the fixture store lacks show the command that produces them
+    assert status.at["viz", "produced"] == "✅"
+    assert status.at["review", "produced"] == "—" and "run `reaseq app --dataset beauty`" in status.at[
+        "review", "headline / command"]
+    assert status.at["ranking", "headline / command"] == f"run `{cat.STAGE_COMMANDS['ranking'].format(dataset=DATASET)}`"
     assert at.sidebar.selectbox[0].value == DATASET
 
 
@@ -96,9 +149,6 @@ def test_results_table_chart_and_exports(fixture_env):
 def test_results_lists_a_table_written_while_the_app_runs(app_store, tmp_path, monkeypatch):  # noqa: F811
     """The table list is cached by file names and modification times: a table that a stage writes while the
     workbench is open shows up on the next rerun, and one that is removed disappears."""
-    import shutil
-    from dataclasses import asdict
-    from reaseq_core.results import ResultTable
     store, _ = app_store
     root = tmp_path / "store"
     shutil.copytree(store.root, root)
@@ -106,16 +156,20 @@ def test_results_lists_a_table_written_while_the_app_runs(app_store, tmp_path, m
     at = run_page("Results", None)
     no_exception(at)
     assert len(at.selectbox(key="table").options) == 2
-    t = ResultTable(name="table7_late", title="Late table", dataset=DATASET, dataset_hash="h", split="s",
+    t = ResultTable(name=cat.TABLE5.key, title="Late table", dataset=DATASET, dataset_hash="h", split="s",
                     protocol="p", seeds=[0], deviations=[], columns=["variant", "auc"],
                     rows=[{"variant": "base", "auc": 0.5}])
-    ArtifactStore(root).write_json(DATASET, "gbr", "table7_late.json", asdict(t), {"seeds": [0]})
+    write_table(ArtifactStore(root), cat.TABLE5, t)
     at.run()
     no_exception(at)
     assert any(o.startswith("Late table") for o in at.selectbox(key="table").options)
-    (root / DATASET / "gbr" / "table7_late.json").unlink()
+    # a smoke run's table is never listed beside the full run's
+    write_table(ArtifactStore(root), cat.TABLE6, ResultTable(**{**t.__dict__, "name": cat.TABLE6.key,
+                                                                 "title": "Small table"}), run=cat.SMALL_RUN)
+    ArtifactStore(root).path(DATASET, cat.TABLE5).unlink()
     at.run()
     assert len(at.selectbox(key="table").options) == 2
+    assert not any(o.startswith("Small table") for o in at.selectbox(key="table").options)
 
 
 def test_llm_call_log_counts_complete_lines_and_filters_failures(fixture_env):
@@ -123,6 +177,7 @@ def test_llm_call_log_counts_complete_lines_and_filters_failures(fixture_env):
     no_exception(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["calls"] == "5" and metrics["failed / invalid"] == "1"  # the partial last line is ignored
+    assert "The log ends in a partial line" in texts(at)  # ... and said so
     at.toggle(key="failures_only").set_value(True).run()
     no_exception(at)
     assert "1 of 5 calls shown" in texts(at)
@@ -147,8 +202,7 @@ def test_item_knowledge_search_and_ungrounded_evidence(fixture_env):
     at = run_page("Item_knowledge", None)
     no_exception(at)
     assert f"{len(info['knowledge_items'])} items match" in texts(at)
-    first = store.read_parquet(DATASET, "data", "items.parquet").set_index("item_id").at[info["knowledge_items"][0],
-                                                                                         "title"]
+    first = store.read(DATASET, cat.ITEMS).set_index("item_id").at[info["knowledge_items"][0], "title"]
     at.text_input(key="search").input(first[:25]).run()
     no_exception(at)
     assert "1 items match" in texts(at) or "items match" in texts(at)
@@ -177,7 +231,7 @@ def test_behaviour_gaps_timeline_for_a_user(fixture_env):
     no_exception(at)
     at.radio(key="variant").set_value("CD").run()
     no_exception(at)
-    loc = store.read_parquet(DATASET, "gbr", "location.parquet")
+    loc = store.read(DATASET, cat.LOCATION)
     user = at.selectbox(key="user").value
     mine = loc[(loc["variant"] == "CD") & (loc["user_id"] == user)]
     metrics = {m.label: int(m.value) for m in at.metric}
@@ -204,7 +258,7 @@ def test_embeddings_states_the_point_count_and_neighbours(fixture_env):
     store, info = fixture_env
     at = run_page("Embeddings", None)
     no_exception(at)
-    n_items, n_fills = len(info["vector_items"]), len(store.read_parquet(DATASET, "gbr", "fills.parquet"))
+    n_items, n_fills = len(info["vector_items"]), len(store.read(DATASET, cat.FILLS))
     assert f"Showing all {n_items + n_fills:,} points: {n_items:,} real item tokens and {n_fills:,} [FILL]" in texts(at)
     nn = at.dataframe[-1].value
     assert len(nn) == 10 and nn["cosine"].is_monotonic_decreasing
@@ -213,10 +267,15 @@ def test_embeddings_states_the_point_count_and_neighbours(fixture_env):
     assert "at their coordinates in the projection" in texts(at)
 
 
-def test_prompt_lab_runs_edited_and_saved_templates_and_saves_a_version(fixture_env):
-    """Plumbing only: the backend is the project's FakeBackendForTests (scripted JSON, not knowledge)."""
+def test_prompt_lab_runs_edited_and_saved_templates_and_saves_a_version(app_store, tmp_path,  # noqa: F811
+                                                                        monkeypatch):
+    """Plumbing only: the backend is the project's FakeBackendForTests (scripted JSON, not knowledge). On a
+    copy of the fixture store: the run appends to the call log and the save writes a version."""
     from reaseq_core.llm.fake import FakeBackendForTests
-    store, info = fixture_env
+    src, info = app_store
+    shutil.copytree(src.root, tmp_path / "store")
+    store = ArtifactStore(tmp_path / "store")
+    monkeypatch.setenv("REASEQ_HOME", str(store.root))
 
     def reply(messages, schema):
         entry = {"dimension": "Finish", "analysis": "a matte finish", "keywords": ["matte", "finish", "face"],
@@ -239,42 +298,73 @@ def test_prompt_lab_runs_edited_and_saved_templates_and_saves_a_version(fixture_
     assert any("matte finish" in c for c in codes) and any(c == "(no difference)" for c in codes)
     at.button(key="save").click().run()
     no_exception(at)
-    saved = list((store.stage_dir(DATASET, "knowledge") / "prompt_versions" / "single_agent").glob("*.txt"))
-    assert len(saved) == 1 and saved[0].read_text().endswith("Be concise.")
-    assert saved[0].stem in texts(at)
+    saved = [a for a in store.list(DATASET, cat.PROMPT_VERSION.stage) if a.entry is cat.PROMPT_VERSION]
+    assert len(saved) == 1 and saved[0].path.read_text().endswith("Be concise.")
+    sha = saved[0].path.stem
+    assert saved[0].path == store.path(DATASET, cat.PROMPT_VERSION, agent="single_agent", sha12=sha)
+    assert sha in texts(at)
+    at.run()  # the saved version is offered for comparison on the next run
+    assert f"saved version {sha}" in at.selectbox(key="base").options
+
+
+KNOWLEDGE_PAGES = ("LLM_call_log", "Taxonomies", "Item_knowledge", "Single_vs_multi_agent")
 
 
 @pytest.mark.parametrize("page,command", [
-    ("Results", "reaseq rank ablation --dataset beauty"),
-    ("LLM_call_log", "reaseq knowledge build --dataset beauty"),
-    ("Taxonomies", "reaseq knowledge build --dataset beauty"),
-    ("Item_knowledge", "reaseq knowledge build --dataset beauty"),
-    ("Single_vs_multi_agent", "reaseq knowledge build --dataset beauty"),
-    ("Behaviour_gaps", "reaseq gbr run --dataset beauty"),
-    ("GBR_fills", "reaseq gbr run --dataset beauty"),
-    ("Embeddings", "reaseq app --build-umap --dataset beauty"),
+    ("Results", cat.TABLE3_ABLATION.producing_command(DATASET)),
+    *((p, "knowledge") for p in KNOWLEDGE_PAGES),
+    ("Behaviour_gaps", cat.LOCATION.producing_command(DATASET)),
+    ("GBR_fills", cat.FILLS.producing_command(DATASET)),
+    ("Embeddings", cat.UMAP.producing_command(DATASET)),
 ])
 def test_missing_artifacts_name_the_command(page, command, data_only_store, monkeypatch):
+    """The command shown runs as printed: the knowledge pages name the category with the most interactions
+    (the catalogue's command holds a placeholder)."""
     monkeypatch.setenv("REASEQ_HOME", str(data_only_store.root))
+    if command == "knowledge":
+        command = knowledge_command(data_only_store, DATASET)
+        assert "--category " in command and "CATEGORY" not in command
     at = run_page(page, None)
-    no_exception(at)
+    clean(at)
     assert command in texts(at)
+    assert "CATEGORY" not in texts(at)
 
 
-def test_every_shipped_result_table_renders_on_the_results_page(monkeypatch):
+# ---- the committed Beauty store -----------------------------------------------------------------------
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_every_page_renders_on_the_committed_store(page, committed_env):
+    """Every page on the real artifacts shipped in data/artifacts: no exception, no error box, and no
+    missing-artifact message (the committed store holds what every page shows)."""
+    at = run_page(page, None)
+    clean(at)
+    assert "Not produced yet" not in texts(at)
+    assert len(at.dataframe) + len(at.get("plotly_chart")) >= 1, "the page showed no table or chart"
+
+
+def test_single_vs_multi_agent_lists_the_figure7_examples_first(committed_env):
+    """figure7_examples holds an item count ('items') and the examples ('examples', one dict per item): the
+    item selector offers the examples first."""
+    fig7 = committed_env.read(DATASET, cat.FIGURE7_EXAMPLES)
+    at = run_page("Single_vs_multi_agent", None)
+    clean(at)
+    options = at.selectbox(key="item").options
+    examples = [e["item_id"] for e in fig7["examples"]]
+    assert fig7["items"] == len(examples) and len(options) >= len(examples)
+    assert [o.split(" · ")[0] for o in options[:len(examples)]] == examples
+
+
+def test_every_shipped_result_table_renders_on_the_results_page(committed_env):
     """The real Beauty tables committed in data/artifacts (not fixtures): each one renders with its title,
     protocol and a chart, without an exception."""
-    from reaseq_core.results import list_tables
-    monkeypatch.delenv("REASEQ_HOME", raising=False)
-    shipped = list_tables(ArtifactStore(), "beauty")
-    assert {("semantic_ids", "sid_table"), ("ranking", "table3_ablation"), ("representation", "table1_hr")} <= set(shipped)
+    shipped = list_tables(committed_env, DATASET)
+    assert {cat.SID_TABLE, cat.TABLE3_ABLATION, cat.TABLE1_HR} <= set(shipped)
     at = run_page("Results", None)
-    no_exception(at)
+    clean(at)
     options = at.selectbox(key="table").options
     assert len(options) == len(shipped)
     for i, label in enumerate(options):
         at.selectbox(key="table").select_index(i).run()
-        no_exception(at)
+        clean(at)
         title = label.split("  [")[0]
         assert title in texts(at) and "Protocol." in texts(at)
         assert len(at.dataframe) >= 1

@@ -1,4 +1,8 @@
-"""Page chrome shared by every view: page config, the dataset selector, and the missing-artifact message."""
+"""Page chrome shared by every view: page config, the dataset selector, and the missing-artifact message.
+
+Message boxes follow one rule, which the page tests rely on: `st.error` means the page itself could not show
+an artifact (it lacks its declared shape, or a page bug); what the artifacts say went wrong (a failed agent, a
+failed LLM call) is content and is shown with `st.warning`."""
 from __future__ import annotations
 
 import os
@@ -6,10 +10,11 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from reaseq_core import catalogue as cat
 from reaseq_core.errors import MissingArtifact, ReaSeqError
+from reaseq_core.status import stage_command
 
 from . import access
-
 
 
 def page(title: str, icon: str = "🔎") -> str:
@@ -24,7 +29,7 @@ def dataset_selector() -> str:
     datasets = access.store().datasets()
     if not datasets:
         st.warning(f"No dataset in the artifact store at `{access.store().root}`. "
-                   "Run `reaseq data ingest --dataset beauty` first.")
+                   f"Run `{cat.DATASET_CARD.producing_command('beauty')}` first.")
         st.stop()
     chosen = st.session_state.get("dataset_choice")
     if chosen not in datasets:
@@ -42,7 +47,12 @@ def dataset_selector() -> str:
 
 
 def show_missing(err: MissingArtifact) -> None:
-    st.info(f"**Not produced yet:** {err.what}.\n\nRun `{err.command}` to produce it.", icon="⏳")
+    command = err.command
+    dataset = st.session_state.get("dataset_choice")
+    if dataset and command == cat.ITEM_KNOWLEDGE.producing_command(dataset):
+        # the catalogue's knowledge command holds a placeholder category: name the real next one
+        command = stage_command(access.store(), dataset, cat.ITEM_KNOWLEDGE.stage)
+    st.info(f"**Not produced yet:** {err.what}.\n\nRun `{command}` to produce it.", icon="⏳")
 
 
 @contextmanager

@@ -9,27 +9,26 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, charts, ui  # noqa: E402
-from reaseq_core.results import ResultTable  # noqa: E402
+from reaseq_core import catalogue as cat  # noqa: E402
 
 dataset = ui.page("Results", "📊")
 
 tables = access.result_tables(dataset)
 if not tables:
     st.info("No result table stored for this dataset yet. They are produced by "
-            f"`reaseq represent build --dataset {dataset}` (Tables 1-2), "
-            f"`reaseq rank ablation --dataset {dataset}` (Tables 3-4) and "
-            f"`reaseq gbr run --dataset {dataset}` (Tables 5-6).", icon="⏳")
+            + ", ".join(f"`{cmd}`" for cmd in dict.fromkeys(a.producing_command(dataset) for a in cat.RESULT_TABLES))
+            + ".", icon="⏳")
     st.stop()
 
 labels = {}
-for stage, name in sorted(tables, key=lambda t: t[1]):
+for art in sorted(tables, key=lambda a: a.key):
     with ui.needs_artifacts():
-        raw = access.read_json(dataset, stage, f"{name}.json")
-    labels[f"{raw.get('title', name)}  [{stage}/{name}]"] = (stage, name)
+        title = access.table(dataset, art).title
+    labels[f"{title}  [{art.stage}/{art.key}]"] = art
 choice = st.selectbox("Table", list(labels), key="table")
-stage, name = labels[choice]
+art = labels[choice]
 with ui.needs_artifacts():
-    table = ResultTable(**access.read_json(dataset, stage, f"{name}.json"))
+    table = access.table(dataset, art)
 df = table.to_frame()
 
 st.subheader(table.title)
@@ -80,8 +79,8 @@ if table.paper_reference:
             st.json(ref)
 
 d1, d2 = st.columns(2)
-d1.download_button("Download CSV", df.to_csv(index=False).encode("utf-8"), file_name=f"{dataset}_{name}.csv",
+d1.download_button("Download CSV", df.to_csv(index=False).encode("utf-8"), file_name=f"{dataset}_{art.key}.csv",
                    mime="text/csv", key="csv")
 d2.download_button("Download Markdown (for slides)", table.to_markdown().encode("utf-8"),
-                   file_name=f"{dataset}_{name}.md", mime="text/markdown", key="md")
-ui.provenance_caption(access.provenance(dataset, stage, f"{name}.json"))
+                   file_name=f"{dataset}_{art.key}.md", mime="text/markdown", key="md")
+ui.provenance_caption(access.provenance(dataset, art))

@@ -12,7 +12,10 @@ from lib import access, ui  # noqa: E402
 
 dataset = ui.page("LLM call log", "🧾")
 with ui.needs_artifacts():
-    log = access.call_log(dataset)
+    log, partial = access.call_log(dataset)
+if partial:
+    st.caption(f"The log ends in a partial line ({partial} bytes, a write cut short); it is not shown, and the "
+               "LLM cache drops it on its next append.")
 if log.empty:
     st.info("The call log exists but holds no complete call yet.")
     st.stop()
@@ -56,7 +59,7 @@ if idx is not None:
     st.markdown(f"**Call {call['key'] or ''}** · agent `{call['agent']}` · status **{call['status']}** · "
                 f"{call['latency_s'] or 0:.2f} s · params `{call['params']}`")
     if isinstance(call["error"], str) and call["error"]:
-        st.error(call["error"])
+        st.warning(call["error"])
     p, r = st.columns(2)
     with p:
         st.markdown("Prompt")

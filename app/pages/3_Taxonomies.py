@@ -11,6 +11,8 @@ import plotly.express as px  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, ui  # noqa: E402
+from reaseq_core import catalogue as cat  # noqa: E402
+from reaseq_core.status import knowledge_command  # noqa: E402
 
 RATIONALE_COLOURS = {"inherited": "#4c78a8", "adapted": "#f58518", "new": "#54a24b"}
 INPUT_KIND = {"titles": "item titles (no queries in this dataset)", "review_summaries": "review summaries",
@@ -19,10 +21,10 @@ INPUT_KIND = {"titles": "item titles (no queries in this dataset)", "review_summ
 
 dataset = ui.page("Taxonomies", "🗂️")
 with ui.needs_artifacts():
-    tax = access.read_json(dataset, "knowledge", "taxonomy.json")
-cats = tax.get("categories", {})
+    tax = access.read(dataset, cat.TAXONOMY)
+cats = tax["categories"]
 if not cats:
-    st.info("taxonomy.json holds no category yet.")
+    st.info(f"The taxonomy holds no category yet: run `{knowledge_command(access.store(), dataset)}`.")
     st.stop()
 
 # Overview: how the Layer-2 agents treated the Layer-1 dimensions, per primary category.
@@ -48,7 +50,7 @@ def layer1(block: dict, side: str) -> None:
         st.info(f"No Layer-1 {side} taxonomy for {primary}.")
         return
     if block.get("status") == "failed":
-        st.error(f"Layer-1 {side} agent failed: {block.get('error')}")
+        st.warning(f"Layer-1 {side} agent failed: {block.get('error')}")
     kind = block.get("input_kind", "?")
     st.markdown(f"**Layer-1 {side} dimensions** · input: *{INPUT_KIND.get(kind, kind)}*")
     st.markdown(" ".join(f"`{d}`" for d in block.get("dimensions") or []) or "—")
@@ -78,7 +80,7 @@ def layer2(block: dict, side: str) -> None:
         st.info(f"No Layer-2 {side} refinement.")
         return
     if block.get("status") == "failed":
-        st.error(f"Layer-2 {side} agent failed: {block.get('error')}")
+        st.warning(f"Layer-2 {side} agent failed: {block.get('error')}")
     dims = block.get("dimensions") or []
     df = pd.DataFrame([{"label": d.get("label"), "rationale": d.get("rationale"),
                         "justification": d.get("justification"),
@@ -99,4 +101,4 @@ with b:
 
 with st.expander("Templates and model"):
     st.json({"templates": tax.get("templates", {}), "model": tax.get("model", {})})
-ui.provenance_caption(access.provenance(dataset, "knowledge", "taxonomy.json"))
+ui.provenance_caption(access.provenance(dataset, cat.TAXONOMY))

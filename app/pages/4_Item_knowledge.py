@@ -6,15 +6,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, ui  # noqa: E402
+from reaseq_core import catalogue as cat  # noqa: E402
+from reaseq_core.status import knowledge_build_command  # noqa: E402
 
 dataset = ui.page("Item knowledge", "🧠")
 with ui.needs_artifacts():
     items = access.items(dataset)
-    kn = access.read_parquet(dataset, "knowledge", "item_knowledge.parquet")
+    kn = access.read(dataset, cat.ITEM_KNOWLEDGE)
 
 setups = sorted(kn["setup"].unique())
 has = kn.groupby("item_id")["setup"].agg(lambda s: ", ".join(sorted(s)))
@@ -24,8 +25,8 @@ st.caption(f"{kn['item_id'].nunique():,} of {len(items):,} items have knowledge 
 
 f1, f2, f3, f4 = st.columns([2, 2, 3, 1.3])
 cats = sorted(items["primary_category"].dropna().unique())
-cat = f1.selectbox("Category", ["(all)"] + cats, key="cat")
-pool = items if cat == "(all)" else items[items["primary_category"] == cat]
+category = f1.selectbox("Category", ["(all)"] + cats, key="cat")
+pool = items if category == "(all)" else items[items["primary_category"] == category]
 brands = pool["brand"].dropna().value_counts().index.tolist()
 brand = f2.selectbox("Brand", ["(all)"] + brands, key="brand")
 text = f3.text_input("Search title / description / item id", key="search")
@@ -88,19 +89,25 @@ with meta:
 with knowledge:
     rows_k = kn[kn["item_id"] == iid]
     if rows_k.empty:
-        st.info(f"No knowledge for this item yet: run `reaseq knowledge build --dataset {dataset}` "
-                "(generation is incremental; it covers items in order of the run's sample).")
+        if item["primary_category"]:
+            build = knowledge_build_command(dataset, item["primary_category"]) + f" --items {iid}"
+            st.info(f"No knowledge for this item yet: run `{build}` (without `--items`, the build covers the "
+                    "whole category, most-interacted items first).")
+        else:
+            st.info("No knowledge for this item: it has no primary category, and the knowledge stage builds per "
+                    "category.")
     else:
         setup = st.radio("Setup", sorted(rows_k["setup"]), horizontal=True, key="setup")
         r = rows_k[rows_k["setup"] == setup].iloc[0]
         st.caption(f"status **{r['status']}** · grounding rate {r['grounding_rate']:.0%} · model {r['model']} · "
                    f"template {str(r['template_hash'])[:12]} · {r['created']}")
         if r["status"] != "ok":
-            st.error(f"Generation failed: {r['failure_reason']}")
+            st.warning(f"Generation failed: {r['failure_reason']}")
         u, p = st.columns(2)
         with u:
             st.markdown("##### User demand")
-            render_entries(access.parse_entries(r["user_demand"]))
+            render_entries(access.parse_entries(r["user_demand"], f"item_knowledge, item {iid} ({setup}), user_demand"))
         with p:
             st.markdown("##### Product attribute")
-            render_entries(access.parse_entries(r["product_attribute"]))
+            render_entries(access.parse_entries(r["product_attribute"],
+                                                f"item_knowledge, item {iid} ({setup}), product_attribute"))

@@ -11,15 +11,22 @@ import plotly.express as px  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, ui  # noqa: E402
+from reaseq_core import catalogue as cat  # noqa: E402
+from reaseq_core.status import knowledge_build_command, knowledge_command  # noqa: E402
 
 dataset = ui.page("Single- vs multi-agent knowledge", "⚖️")
 with ui.needs_artifacts():
-    kn = access.read_parquet(dataset, "knowledge", "item_knowledge.parquet")
+    kn = access.read(dataset, cat.ITEM_KNOWLEDGE)
 lookup = access.item_lookup(dataset)
 
-kn = kn.assign(n_user=kn["user_demand"].map(lambda t: len(access.parse_entries(t))),
-               n_product=kn["product_attribute"].map(lambda t: len(access.parse_entries(t))),
-               category=kn["item_id"].map(lambda i: (lookup.get(i) or {}).get("category") or "(unknown)"))
+
+def n_entries(column: str) -> list[int]:
+    return [len(access.parse_entries(t, f"item_knowledge, item {i} ({s}), {column}"))
+            for t, i, s in zip(kn[column], kn["item_id"], kn["setup"])]
+
+
+kn = kn.assign(n_user=n_entries("user_demand"), n_product=n_entries("product_attribute"),
+               category=kn["primary_category"].fillna("(none)"))
 # Across the catalogue, compare only items both setups were run on, so the two arms see the same items.
 both = kn.groupby("item_id")["setup"].nunique()
 paired_ids = set(both[both >= 2].index)
@@ -50,15 +57,18 @@ fig2.update_layout(height=300, margin=dict(t=10, l=10, r=10, b=10))
 g2.plotly_chart(fig2, key="entries")
 
 if not paired_ids:
-    st.info("No item has both setups yet: the side-by-side view needs single-agent knowledge too "
-            f"(`reaseq knowledge build --dataset {dataset}` with the single-agent setup).")
+    built = sorted(set(kn["primary_category"].dropna()))
+    build = (knowledge_build_command(dataset, built[0]) + " --single-agent-limit 100" if built
+             else knowledge_command(access.store(), dataset))
+    st.info(f"No item has both setups yet: the side-by-side view needs single-agent knowledge too (`{build}`).")
     st.stop()
 
+# The Figure-7 examples the representation stage picked ("examples": one dict per item; "items" is their count).
 examples = []
-if access.exists(dataset, "representation", "figure7_examples.json"):
-    ex = access.read_json(dataset, "representation", "figure7_examples.json")
-    ex = ex.get("items", ex) if isinstance(ex, dict) else ex
-    examples = [e["item_id"] if isinstance(e, dict) else str(e) for e in ex or []]
+if access.exists(dataset, cat.FIGURE7_EXAMPLES):
+    with ui.needs_artifacts():
+        fig7 = access.read(dataset, cat.FIGURE7_EXAMPLES)
+    examples = [e["item_id"] for e in fig7["examples"]]
 ordered = [i for i in examples if i in paired_ids] + sorted(paired_ids - set(examples))
 
 
@@ -91,7 +101,8 @@ single, multi = st.columns(2)
 with single:
     r = rows["single_agent"]
     st.markdown(f"##### Single agent · grounding {r['grounding_rate']:.0%} · status {r['status']}")
-    u, p = access.parse_entries(r["user_demand"]), access.parse_entries(r["product_attribute"])
+    u, p = (access.parse_entries(r[c], f"item_knowledge, item {iid} (single_agent), {c}")
+            for c in ("user_demand", "product_attribute"))
     by_dim: dict[str, dict] = {}
     for e in p:
         by_dim.setdefault(name(e).lower(), {"shared dimension": name(e)})["product-side knowledge"] = cell(e)
@@ -103,7 +114,8 @@ with single:
 with multi:
     r = rows["multi_agent"]
     st.markdown(f"##### Multi-agent (MAKR) · grounding {r['grounding_rate']:.0%} · status {r['status']}")
-    u, p = access.parse_entries(r["user_demand"]), access.parse_entries(r["product_attribute"])
+    u, p = (access.parse_entries(r[c], f"item_knowledge, item {iid} (multi_agent), {c}")
+            for c in ("user_demand", "product_attribute"))
     st.dataframe(pd.DataFrame([{"product-side dimension": name(a), "reasoning knowledge": cell(a),
                                 "user-side dimension": name(b), "reasoning knowledge ": cell(b)}
                                for a, b in zip_longest(p, u)]), hide_index=True, width="stretch")

@@ -10,10 +10,14 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, charts, ui  # noqa: E402
+from reaseq_core import catalogue as cat  # noqa: E402
+
+# The timeline draws items at their time, coloured by category: columns beyond the declared ones.
+TIMELINE_COLUMNS = ("ts_from", "ts_to", "cat_from", "cat_to")
 
 dataset = ui.page("Behaviour gaps", "🕳️")
 with ui.needs_artifacts():
-    loc = access.read_parquet(dataset, "gbr", "location.parquet")
+    loc = access.read(dataset, cat.LOCATION, need=TIMELINE_COLUMNS)
 lookup = access.item_lookup(dataset)
 
 
@@ -31,13 +35,15 @@ variants = sorted(loc["variant"].unique())
 c1, c2 = st.columns([1, 3])
 variant = c1.radio("Location scheme", variants, horizontal=True, key="variant",
                    help="TD: temporal discontinuity; CD: category discontinuity; TDUCD: their union")
-if access.exists(dataset, "gbr", "location_summary.json"):
-    summ = access.read_json(dataset, "gbr", "location_summary.json")
-    block = summ.get(variant, summ) if isinstance(summ, dict) else summ
+if access.exists(dataset, cat.LOCATION_SUMMARY):
+    with ui.needs_artifacts():
+        summ = access.read(dataset, cat.LOCATION_SUMMARY)
+    block = {"variant": summ["variants"].get(variant), "users": summ["users"], "gaps": summ["gaps"],
+             "config": summ["config"]}
     with c2.expander("Location summary ([FILL] ratio and candidates per stage)", expanded=False):
         st.json(block)
 
-stamp = access.store().path(dataset, "gbr", "location.parquet").stat().st_mtime_ns
+stamp = access.store().require(dataset, cat.LOCATION).stat().st_mtime_ns
 users = per_user(str(access.store().root), dataset, stamp, variant)
 lo, hi = int(users["flagged"].min()), int(users["flagged"].max())
 f1, f2, f3 = st.columns([2, 1, 2])

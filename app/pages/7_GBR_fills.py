@@ -14,16 +14,17 @@ import plotly.express as px  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, ui  # noqa: E402
-from reaseq_core.errors import MissingArtifact  # noqa: E402
+from reaseq_core import catalogue as cat  # noqa: E402
+from reaseq_core.catalogue import ArtifactShapeError  # noqa: E402
 from reaseq_core.viz import exact_cosine_neighbours  # noqa: E402
 
 dataset = ui.page("GBR fills", "🧩")
 with ui.needs_artifacts():
-    fills = access.read_parquet(dataset, "gbr", "fills.parquet")
+    fills = access.read(dataset, cat.FILLS)
 lookup = access.item_lookup(dataset)
 
 
-def cat(i) -> str:
+def category_of(i) -> str:
     return (lookup.get(i) or {}).get("category") or "(unknown)"
 
 
@@ -31,10 +32,10 @@ def title(i) -> str:
     return (lookup.get(i) or {}).get("title") or str(i)
 
 
-fills = fills.assign(cat_from=fills["after_item"].map(cat), cat_to=fills["before_item"].map(cat))
+fills = fills.assign(cat_from=fills["after_item"].map(category_of), cat_to=fills["before_item"].map(category_of))
 fills["transition"] = fills["cat_from"] + " → " + fills["cat_to"]
 if not lookup:
-    st.warning(f"Item metadata is missing (run `reaseq data ingest --dataset {dataset}`); ids are shown instead.")
+    st.warning(f"Item metadata is missing (run `{cat.ITEMS.producing_command(dataset)}`); ids are shown instead.")
 
 variants = sorted(fills["variant"].unique())
 c1, c2 = st.columns([1, 3])
@@ -73,33 +74,33 @@ with left:
         if i is None or (isinstance(i, float) and np.isnan(i)):
             rows.append({"pos": pos, "item": "[FILL]", "title": "◆ inferred [FILL] token", "category": ""})
         else:
-            rows.append({"pos": pos, "item": i, "title": title(i), "category": cat(i)})
+            rows.append({"pos": pos, "item": i, "title": title(i), "category": category_of(i)})
     ctx_df = pd.DataFrame(rows)
     st.dataframe(ctx_df.style.apply(lambda r: ["background-color: #ffe9a8" if r["item"] == "[FILL]" else ""
                                                for _ in r], axis=1), hide_index=True, width="stretch", height=380)
-    st.caption(f"between **{title(f['after_item'])}** ({cat(f['after_item'])}) and "
-               f"**{title(f['before_item'])}** ({cat(f['before_item'])})")
+    st.caption(f"between **{title(f['after_item'])}** ({category_of(f['after_item'])}) and "
+               f"**{title(f['before_item'])}** ({category_of(f['before_item'])})")
 with right:
     st.markdown("##### Nearest real items (exact cosine, original space)")
     nn = json.loads(f["neighbours"]) if isinstance(f["neighbours"], str) else list(f["neighbours"])
     nn_df = pd.DataFrame([{"rank": k + 1, "item": n["item_id"], "similarity": round(float(n["similarity"]), 4),
                            "title": title(n["item_id"]), "brand": (lookup.get(n["item_id"]) or {}).get("brand"),
-                           "category": cat(n["item_id"])} for k, n in enumerate(nn)])
+                           "category": category_of(n["item_id"])} for k, n in enumerate(nn)])
     st.dataframe(nn_df, hide_index=True, width="stretch", height=380)
     if st.button("Recompute these neighbours here from the stored vectors", key="recompute"):
-        try:
-            z = access.read_numpy(dataset, "gbr", "fill_vectors.npz")
-            space = str(z["item_space"]) if "item_space" in z else "title"
-            ids, vecs = access.vectors(dataset, space)
-            q = z["vectors"][list(z["fill_ids"].astype(str)).index(str(fill_id))]
-            mine = exact_cosine_neighbours(q[None, :], ids, vecs, k=len(nn) or 10)[0]
+        with ui.needs_artifacts():
+            z = access.read(dataset, cat.FILL_VECTORS)
+            space = str(z["item_space"])
+            pool = access.item_space(dataset, space)
+            fill_ids = z["fill_ids"].astype(str).tolist()
+            if str(fill_id) not in fill_ids:
+                raise ArtifactShapeError(f"{access.store().path(dataset, cat.FILL_VECTORS)}: fill {fill_id} of "
+                                         "the fills table has no vector")
+            q = z["vectors"][fill_ids.index(str(fill_id))]
+            mine = exact_cosine_neighbours(q[None, :], pool.item_ids, pool.vectors, k=len(nn) or 10)[0]
             # same items with the same similarities (the order of exact ties may differ between batchings)
             same = ({i for i, _ in mine} == {n["item_id"] for n in nn} and
                     np.allclose([s for _, s in mine], [float(n["similarity"]) for n in nn], atol=1e-5))
             st.success(f"Recomputed in the {space} space: the stored list {'matches' if same else 'differs'}.")
             if not same:
                 st.dataframe(pd.DataFrame(mine, columns=["item", "similarity"]), hide_index=True)
-        except MissingArtifact as e:
-            ui.show_missing(e)
-        except ValueError:
-            st.warning(f"{fill_id} is not in gbr/fill_vectors.npz.")

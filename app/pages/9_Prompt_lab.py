@@ -14,6 +14,7 @@ import json  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, ui  # noqa: E402
+from reaseq_core import catalogue as cat  # noqa: E402
 from reaseq_core.errors import ReaSeqError  # noqa: E402
 
 dataset = ui.page("Prompt lab", "🧪")
@@ -43,10 +44,9 @@ a1, a2 = st.columns([1, 2])
 agent = a1.selectbox("Agent", agents, key="agent",
                      index=agents.index("item_knowledge") if "item_knowledge" in agents else 0)
 current = kapi.load_template(agent)
-vdir = access.store().stage_dir(dataset, "knowledge") / "prompt_versions" / agent
 versions = {f"shipped template ({sha12(current)})": current}
-for p in sorted(vdir.glob("*.txt"), key=lambda p: p.stat().st_mtime, reverse=True) if vdir.is_dir() else []:
-    versions[f"saved version {p.stem}"] = p.read_text(encoding="utf-8")
+for h, text in access.prompt_versions(dataset, agent).items():
+    versions[f"saved version {h}"] = text
 base_label = a2.selectbox("Compare against (saved version)", list(versions), key="base")
 base_text = versions[base_label]
 
@@ -56,8 +56,9 @@ st.caption(f"edited template hash {sha12(edited)} · " + ("**changed** from the 
                                                           else "identical to the saved version"))
 
 have_kn = []
-if access.exists(dataset, "knowledge", "item_knowledge.parquet"):
-    have_kn = access.read_parquet(dataset, "knowledge", "item_knowledge.parquet")["item_id"].unique().tolist()
+if access.exists(dataset, cat.ITEM_KNOWLEDGE):
+    with ui.needs_artifacts():
+        have_kn = access.read(dataset, cat.ITEM_KNOWLEDGE)["item_id"].unique().tolist()
 titles = items.set_index("item_id")["title"].to_dict()
 options = have_kn + [i for i in items["item_id"].head(500) if i not in set(have_kn)]
 chosen = st.multiselect("Items to run on", options, default=options[:1], max_selections=20, key="items",
@@ -78,7 +79,8 @@ cancel = cancel_col.button("Cancel run", key="cancel")
 if save_col.button("Save as new version", key="save", disabled=not changed):
     try:
         h = kapi.save_template_version(dataset, agent, edited)
-        st.success(f"Saved version {h} of `{agent}` (knowledge/prompt_versions/{agent}/{h}.txt).")
+        where = access.store().path(dataset, cat.PROMPT_VERSION, agent=agent, sha12=h)
+        st.success(f"Saved version {h} of `{agent}` ({where}).")
     except ReaSeqError as e:  # e.g. placeholders changed: the agent could not fill the template
         st.error(str(e))
 if cancel:
@@ -126,12 +128,12 @@ if res and res["agent"] == agent:
         with l:
             st.caption(f"edited · {new['status']} · {new.get('latency_s') or 0:.1f} s")
             if new.get("error"):
-                st.error(new["error"])
+                st.warning(new["error"])
             st.code(pretty(new), language="json", wrap_lines=True)
         with r:
             st.caption(f"saved · {old['status']} · {old.get('latency_s') or 0:.1f} s")
             if old.get("error"):
-                st.error(old["error"])
+                st.warning(old["error"])
             st.code(pretty(old), language="json", wrap_lines=True)
         with d:
             diff = "\n".join(difflib.unified_diff(pretty(old).splitlines(), pretty(new).splitlines(),
