@@ -43,6 +43,11 @@ class RQVAEConfig:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def small(cls, **overrides) -> "RQVAEConfig":
+        """The small smoke configuration (`--small`): the same sizes, 20 epochs."""
+        return cls(**{"epochs": 20, **overrides})
+
 
 def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> torch.Tensor:
     """Plain Lloyd's k-means (k-means++-free: random distinct init); returns [k, dim] centroids."""

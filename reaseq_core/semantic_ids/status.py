@@ -1,15 +1,16 @@
 """`reaseq status` for semantic IDs: per-level usage, unique share of full SIDs, largest bucket."""
 from __future__ import annotations
 
+from .. import catalogue as cat
 from ..store import ArtifactStore
 
 
 def status(store: ArtifactStore, dataset: str) -> dict | None:
-    if not store.exists(dataset, "semantic_ids", "sid_report.json"):
+    if not store.exists(dataset, cat.SID_REPORT):       # the stage has not run: nothing to report
         return None
-    out = _summary(store.read_json(dataset, "semantic_ids", "sid_report.json"))
-    if store.exists(dataset, "semantic_ids", "knowledge_sid_report.json"):
-        out["from_knowledge_vectors"] = _summary(store.read_json(dataset, "semantic_ids", "knowledge_sid_report.json"))
+    out = _summary(store.read(dataset, cat.SID_REPORT))
+    if store.exists(dataset, cat.KNOWLEDGE_SID_REPORT):   # knowledge SIDs are optional
+        out["from_knowledge_vectors"] = _summary(store.read(dataset, cat.KNOWLEDGE_SID_REPORT))
     return out
 
 
