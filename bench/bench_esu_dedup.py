@@ -32,6 +32,7 @@ def setup(n_items: int, history_len: int, n_candidates: int, topk: int, d_model:
     from reaseq_core.ranking.base_gsu_esu import TargetAttentionESU
     from reaseq_core.ranking.features import ItemEncoder, ItemFeatureTable
     from reaseq_core.ranking.retrieval import semantic_gsu_topk
+    from reaseq_core.representation.item_space import l2_normalise
     rng = np.random.default_rng(seed)
     rows = n_items + 1
     cat = {"item": np.arange(rows), "brand": rng.integers(1, 2000, rows), "primary_category": rng.integers(1, 7, rows),
@@ -45,8 +46,7 @@ def setup(n_items: int, history_len: int, n_candidates: int, topk: int, d_model:
     torch.manual_seed(seed)
     encoder = ItemEncoder(feats, use_sid=True, **WIDTHS[width]).eval()
     esu = TargetAttentionESU(encoder.dim, d_model=d_model, heads=4).eval()
-    vecs = torch.as_tensor(rng.normal(size=(rows, 64)).astype(np.float32))
-    vecs = vecs / vecs.norm(dim=1, keepdim=True)
+    vecs = torch.as_tensor(l2_normalise(rng.normal(size=(rows, 64))))
     history = torch.as_tensor(rng.choice(np.arange(1, rows), history_len, replace=False)).expand(n_candidates, -1)
     candidates = torch.as_tensor(rng.choice(np.arange(1, rows), n_candidates, replace=False))
     # GSU in chunks of candidates (the [C, T, d] similarity gather would be large at once)
@@ -118,8 +118,9 @@ def main() -> None:
                     ("production-like width (x_i 256, d_model 128)", main_row)):
         print(f"goal: speed ratio >= 3x at {r['candidates']} candidates, {name} -> "
               f"{'met' if r['speed_ratio'] >= 3 else 'NOT met'} ({r['speed_ratio']:.2f}x)")
+    from reaseq_core import catalogue as cat
     from reaseq_core.store import ArtifactStore
-    ArtifactStore().write_json(args.dataset, "bench", "esu_dedup.json", {
+    ArtifactStore().write(args.dataset, cat.BENCH_ESU_DEDUP, {
         "headline": {"speed_ratio": round(main_row["speed_ratio"], 2),
                      "speed_ratio_of_minima": round(main_row["speed_ratio_of_minima"], 2),
                      "speed_ratio_as_trained": round(trained["speed_ratio"], 2),

@@ -2,7 +2,7 @@
 throughput (sequences/s) and fill inference speed (fills/s).
 
 - Location: every Beauty user's leave-one-out training part (last 50 events): rule stage + one SASRec
-  causal pass per sequence (ranks and Delta p), with the trained gbr/sasrec.pt.
+  causal pass per sequence (ranks and Delta p), with the trained SASRec checkpoint.
 - LLaDA training: `--steps` steps of the CD / InfoNCE model at batch size 256 on real GBR sequences
   (after 3 warm-up steps), torch 1 thread.
 - Fill inference: the trained GBR-C-0 checkpoint over every GBR user's sequence.
@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--dataset", default="beauty")
     ap.add_argument("--steps", type=int, default=20)
     args, _ = ap.parse_known_args()
+    from reaseq_core import catalogue as cat
     from reaseq_core.gbr import pipeline
     from reaseq_core.gbr.labels import build_corpus
     from reaseq_core.gbr.llada import LLaDAConfig, infer_fills, train_llada
@@ -37,7 +38,7 @@ def main() -> None:
     model = pipeline.load_sasrec(ctx)
     users = ctx.interactions["user_id"].unique()
     t0 = time.perf_counter()
-    seq = gbr_sequences(ctx.interactions, ctx.ds.items, users, 50)
+    seq = gbr_sequences(ctx.interactions, ctx.ds.items, users, ctx.cfg.location.max_len)
     candidate_gaps(seq, ctx.cfg.location.tau_time_days)
     grouped = seq.groupby("user_id", sort=True)["item_id"].agg(list)
     transition_scores(model, [np.array([ctx.item_index[i] for i in s]) for s in grouped])
@@ -45,8 +46,8 @@ def main() -> None:
     rows.append(("location (rules + SASRec ranks + Delta p), all users", len(users) / dt, "users/s", dt))
 
     # LLaDA training throughput
-    loc = ctx.store.read_parquet(args.dataset, "gbr", "location.parquet")
-    gseq = gbr_sequences(ctx.interactions, ctx.ds.items, loc["user_id"].unique(), 50)
+    loc = ctx.read(cat.LOCATION)
+    gseq = gbr_sequences(ctx.interactions, ctx.ds.items, loc["user_id"].unique(), ctx.cfg.location.max_len)
     corpus = build_corpus(gseq, loc[loc["variant"] == "CD"], ctx.item_index)
     cfg = LLaDAConfig(batch_size=256, epochs=1, max_len=max(128, corpus.tokens.shape[1]))
     n_with = int((corpus.kinds == 2).any(1).sum())
@@ -66,7 +67,7 @@ def main() -> None:
     print(f"{'what':70s} {'rate':>10s} {'unit':12s} {'seconds':>8s}")
     for what, rate, unit, secs in rows:
         print(f"{what:70s} {rate:10.1f} {unit:12s} {secs:8.1f}")
-    ctx.store.write_json(args.dataset, "bench", "gbr.json", {
+    ctx.store.write(args.dataset, cat.BENCH_GBR, {
         "headline": {"location_users_per_s": round(rows[0][1], 1), "llada_train_sequences_per_s": round(rows[1][1], 1),
                      "fill_inference_fills_per_s": round(rows[2][1], 1)},
         "rows": [{"what": w, "rate": r, "unit": u, "seconds": s} for w, r, u, s in rows],

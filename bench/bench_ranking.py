@@ -1,10 +1,10 @@
 """Benchmark: ranking training throughput per variant (samples/s) and the ablation-suite wall time.
 
 Throughput: each Table 3/4 variant trains `--batches` batches of 1,024 real Beauty CTR samples
-(title vectors, SIDs from semantic_ids/sids.parquet, torch 1 thread, the training loop's
-length-bucketed batches), after 3 warm-up batches; the
-median of `--repeats` timings is reported. The suite wall time is the one `reaseq rank ablation`
-measured and stored with ranking/table3_ablation.json (all variants x seeds, end to end; goal < 30 min).
+(title vectors, the title-vector semantic IDs, torch 1 thread, the training loop's length-bucketed
+batches), after 3 warm-up batches; the median of `--repeats` timings is reported. The suite wall time
+is the one `reaseq rank ablation` measured and stored with Table 3's provenance (all variants x seeds,
+end to end; goal < 30 min).
 
     python bench/bench_ranking.py [--dataset beauty] [--batches 30] [--repeats 3]
 """
@@ -24,25 +24,27 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=30)
     ap.add_argument("--repeats", type=int, default=3)
     args, _ = ap.parse_known_args()
+    from reaseq_core import catalogue as cat
     from reaseq_core.data import ensure_dataset
-    from reaseq_core.ranking.ablation import TABLE3_VARIANTS, build_model, prepare
+    from reaseq_core.ranking.ablation import TABLE3_VARIANTS, AblationConfig, build_model, prepare
     from reaseq_core.ranking.train import length_bucketed_batches, make_batch
     from reaseq_core.store import ArtifactStore
     torch.set_num_threads(1)      # as the ablation trains (2 shared cores; see train.TrainConfig)
     store = ArtifactStore()
     ds = ensure_dataset(args.dataset, store)
-    ctx = prepare(ds, store)
+    cfg = AblationConfig()
+    ctx = prepare(ds, store, cfg)
     variants = TABLE3_VARIANTS + ["Base+title vectors"] + (["Base+knowledge vectors"] if ctx.knowledge_table is not None else [])
     train_idx = ctx.data.split_index("train")
     rng = np.random.default_rng(0)
     rows = []
     for v in variants:
         model = build_model(ctx, v, seed=0)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
         bce = torch.nn.BCEWithLogitsLoss()
-        # the training loop's own batching: shuffled, length-bucketed batches of 1,024
+        # the training loop's own batching: shuffled, length-bucketed batches of the ablation's size
         hist_len = (ctx.data.history[:, : ctx.data.max_len] != 0).sum(1)
-        order = length_bucketed_batches(train_idx, hist_len, 1024, rng)[: args.batches + 3]
+        order = length_bucketed_batches(train_idx, hist_len, cfg.train.batch_size, rng)[: args.batches + 3]
         batches = [make_batch(ctx.data, b) for b in order]
 
         def step(b):
@@ -58,11 +60,11 @@ def main() -> None:
             for b in batches[3:]:
                 step(b)
             times.append(time.perf_counter() - t)
-        sps = args.batches * 1024 / statistics.median(times)
+        sps = args.batches * cfg.train.batch_size / statistics.median(times)
         rows.append({"variant": v, "train_samples_per_s": sps, "n_params": sum(p.numel() for p in model.parameters())})
     suite = None
-    if store.exists(args.dataset, "ranking", "table3_ablation.json"):
-        prov = store.provenance(args.dataset, "ranking", "table3_ablation.json")
+    if store.exists(args.dataset, cat.TABLE3_ABLATION):
+        prov = store.provenance(args.dataset, cat.TABLE3_ABLATION)
         suite = {"wall_s": prov.get("wall_s"), "seeds": prov.get("seeds"), "config": prov.get("config"),
                  "created": prov.get("created")}
     print(f"{'variant':>28} {'train samples/s':>16} {'params':>9}")
@@ -75,12 +77,12 @@ def main() -> None:
               f"-> goal < 30 min {'met' if suite['wall_s'] < 1800 else 'NOT met'}")
     else:
         print("ablation suite: not run yet (reaseq rank ablation --dataset beauty)")
-    store.write_json(args.dataset, "bench", "ranking_throughput.json", {
+    store.write(args.dataset, cat.BENCH_RANKING, {
         "headline": {"base_train_samples_per_s": round(rows[0]["train_samples_per_s"]),
                      "full_model_train_samples_per_s": round(rows[4]["train_samples_per_s"]),
                      "ablation_suite_wall_min": round(suite["wall_s"] / 60, 1) if suite and suite["wall_s"] else None},
         "rows": rows, "suite": suite,
-        "method": f"{args.batches} length-bucketed batches of 1024 real samples per variant, 1 torch thread, median of "
+        "method": f"{args.batches} length-bucketed batches of {cfg.train.batch_size} real samples per variant, 1 torch thread, median of "
                   f"{args.repeats}; suite wall time as measured by reaseq rank ablation"}, {"config": vars(args)})
 
 

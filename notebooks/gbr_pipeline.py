@@ -28,6 +28,7 @@
 # %%
 import time
 
+from reaseq_core import catalogue as cat
 from reaseq_core.gbr import pipeline
 from reaseq_core.results import read_table
 
@@ -67,7 +68,7 @@ for v, s in loc_summary["variants"].items():
 t = time.time()
 runs, _ = pipeline.run_table5(ctx, loc)
 timings["table5"] = time.time() - t
-print(read_table(ctx.store, cfg.dataset, "gbr", ctx.name("table5")).to_markdown())
+print(read_table(ctx.store, cfg.dataset, cat.TABLE5, run=ctx.run).to_markdown())
 
 # %% [markdown]
 # ## Figure 6: fills and their nearest real items
@@ -76,7 +77,7 @@ print(read_table(ctx.store, cfg.dataset, "gbr", ctx.name("table5")).to_markdown(
 t = time.time()
 fill_info = pipeline.run_fills(ctx, loc)
 timings["fills"] = time.time() - t
-fills = ctx.store.read_parquet(cfg.dataset, "gbr", ctx.name("fills.parquet"))
+fills = ctx.read(cat.FILLS)
 titles = ctx.ds.items.set_index("item_id")["title"]
 for _, r in fills[fills["variant"] == "GBR-C-0"].head(3).iterrows():
     print(f"user {r.user_id}: {titles.get(r.after_item)!r} -> [FILL ~ {titles.get(r.top1_item)!r} "
@@ -89,10 +90,10 @@ for _, r in fills[fills["variant"] == "GBR-C-0"].head(3).iterrows():
 t = time.time()
 pipeline.run_table6(ctx)
 timings["table6"] = time.time() - t
-print(read_table(ctx.store, cfg.dataset, "gbr", ctx.name("table6")).to_markdown())
+print(read_table(ctx.store, cfg.dataset, cat.TABLE6, run=ctx.run).to_markdown())
 
 # %%
 timings = {k: round(v, 1) for k, v in timings.items()}
 timings["total"] = round(sum(timings.values()), 1)
-ctx.store.write_json(cfg.dataset, "gbr", ctx.name("run_timings.json"), timings, ctx.prov())
+ctx.write(cat.RUN_TIMINGS, timings, ctx.prov())
 print(timings)

@@ -22,17 +22,17 @@
 # 3. **Table 4**: Base + title vectors vs Base + knowledge (MAKR) vectors, on the test samples whose
 #    target item has knowledge.
 #
-# With `REASEQ_SMALL=1`: a 3,000-user slice, 1 epoch, one seed, 20 RQ-VAE epochs, results written as
-# `small_*` artifacts (the full tables are never overwritten by the smoke run).
+# With `REASEQ_SMALL=1`: a 3,000-user slice, 1 epoch, one seed, 20 RQ-VAE epochs, results written under
+# the small run (`<stage>/small/`; the full tables are never overwritten by the smoke run).
 
 # %%
 import os
 
 import pandas as pd
 
+from reaseq_core import catalogue as cat
 from reaseq_core.data import ensure_dataset
-from reaseq_core.ranking.ablation import run_ablation
-from reaseq_core.representation.title_vectors import ARTIFACT as TITLE_ARTIFACT
+from reaseq_core.ranking.ablation import AblationConfig, run_ablation
 from reaseq_core.representation.title_vectors import build_title_vectors
 from reaseq_core.semantic_ids.build import build_sids
 from reaseq_core.semantic_ids.cli import format_report
@@ -40,22 +40,21 @@ from reaseq_core.semantic_ids.rqvae import RQVAEConfig
 from reaseq_core.store import ArtifactStore
 
 SMALL = os.environ.get("REASEQ_SMALL") == "1"
+RUN = cat.SMALL_RUN if SMALL else None
 store = ArtifactStore()
 ds = ensure_dataset("beauty", store)
-if not store.exists(ds.name, "representation", TITLE_ARTIFACT):
+if not store.exists(ds.name, cat.TITLE_VECTORS):
     from reaseq_core.representation.knowledge_vectors import dataset_with_clean_text
     build_title_vectors(dataset_with_clean_text(ds), store)
 print("small configuration" if SMALL else "full run",
-      "| knowledge vectors present:", store.exists(ds.name, "representation", "knowledge_vectors.npz"))
+      "| knowledge vectors present:", store.exists(ds.name, cat.KNOWLEDGE_VECTORS))
 
 # %% [markdown]
 # ## Semantic IDs: RQ-VAE vs residual k-means
 
 # %%
-if SMALL:
-    sid = build_sids(ds.name, store, cfg=RQVAEConfig(epochs=20), prefix="small_", show_progress=False)
-else:
-    sid = build_sids(ds.name, store, cfg=RQVAEConfig(), show_progress=False)
+sid = build_sids(ds.name, store, cfg=RQVAEConfig(epochs=20) if SMALL else RQVAEConfig(), run=RUN,
+                 show_progress=False)
 print(format_report(sid["report"]))
 levels = pd.DataFrame([{"tokenizer": name, **lv} for name in ("rqvae", "residual_kmeans")
                        for lv in sid["report"][name]["levels"]])
@@ -67,8 +66,8 @@ levels
 # segment. The wall time of the whole suite is printed (goal: < 30 minutes on this 2-core CPU).
 
 # %%
-out = run_ablation(ds.name, seeds=(0,) if SMALL else (0, 1, 2), small=SMALL, store=store,
-                   show_progress=False)
+cfg = AblationConfig.small_run(seeds=(0,)) if SMALL else AblationConfig()
+out = run_ablation(ds.name, cfg, store=store, show_progress=False)
 print(f"suite wall time: {out['wall_s']:.0f} s")
 print(out["table3"].to_markdown())
 
@@ -78,7 +77,7 @@ print(out["table4"].notes)
 
 # %% [markdown]
 # ## Per seed
-# One row per variant x seed (also stored as ranking/runs.parquet), so the spread behind every mean is visible.
+# One row per variant x seed (also stored as the ranking runs table), so the spread behind every mean is visible.
 
 # %%
 out["runs"][["variant", "seed", "overall_auc", "overall_gauc", "hot_gauc", "cold_gauc", "best_epoch", "wall_s"]]

@@ -73,7 +73,7 @@ def test_sasrec_prefix_outputs_equal_separate_prefix_runs():
 
 @pytest.mark.slow
 def test_short_real_training_beats_in_batch_chance():
-    """Real Beauty GBR sequences with the committed location/labels (gbr/location.parquet, CD variant),
+    """Real Beauty GBR sequences with the committed location/labels (cat.LOCATION, CD variant),
     title vectors, 2 epochs (~160 steps) of the tiny LLaDA at batch size 128, scored on held-out users.
 
     Chance IB-ACC[MASK] with K = 127 in-batch negatives is 1/128 = 0.78%. With ~1,000 scored sequences
@@ -81,13 +81,14 @@ def test_short_real_training_beats_in_batch_chance():
     (2.3%) is ~6 s.d. above chance and can only come from the learned context. The untrained model on
     the same batches and negatives is the second reference: training must improve on it.
     """
+    from reaseq_core import catalogue as cat
     from reaseq_core.gbr import pipeline
     from reaseq_core.store import ArtifactStore
-    store = ArtifactStore()
-    if not store.exists("beauty", "gbr", "location.parquet"):
-        pytest.skip("gbr/location.parquet missing: run `reaseq gbr locate`")
+    store = ArtifactStore()      # the shipped store, read only
+    if not store.exists("beauty", cat.LOCATION):
+        pytest.skip("the GBR location table is missing: run `reaseq gbr locate`")
     ctx = pipeline.Context(pipeline.GBRConfig(), store, log=lambda *_: None)
-    loc = store.read_parquet("beauty", "gbr", "location.parquet")
+    loc = store.read("beauty", cat.LOCATION)
     seq = pipeline._sequences_for_gbr(ctx, loc)
     corpus = build_corpus(seq, loc[loc["variant"] == "CD"], ctx.item_index)
     train_idx, eval_idx = pipeline._split_users(ctx.cfg, corpus.users)

@@ -6,7 +6,7 @@ import torch
 
 from reaseq_core.data.ingest import Dataset
 from reaseq_core.ranking.data import build_ctr_data
-from reaseq_core.ranking.din import DIN, run_din_experiment
+from reaseq_core.ranking.din import DIN, DINConfig, run_din_experiment
 from reaseq_core.ranking.train import make_batch
 
 
@@ -91,10 +91,12 @@ def title_vectors_for(beauty, tmp_store):
     """Title vectors: the shipped store's copy when it exists (read only), else built into the test store."""
     from reaseq_core.errors import MissingArtifact
     from reaseq_core.representation.knowledge_vectors import dataset_with_clean_text
-    from reaseq_core.representation.title_vectors import build_title_vectors, load_title_vectors
+    from reaseq_core.representation.item_space import load_item_space
+    from reaseq_core.representation.title_vectors import build_title_vectors
     from reaseq_core.store import ArtifactStore
     try:
-        return load_title_vectors("beauty", ArtifactStore())
+        space = load_item_space("beauty", "title", ArtifactStore())
+        return space.item_ids, space.vectors
     except MissingArtifact:
         z = build_title_vectors(dataset_with_clean_text(beauty), tmp_store, show_progress=False)
         return z["item_ids"], z["vectors"]
@@ -109,7 +111,7 @@ def test_din_real_short_run_beats_random(beauty, tmp_store):
     above chance -- a model that learned nothing cannot pass by luck.
     """
     ids, vecs = title_vectors_for(beauty, tmp_store)
-    r = run_din_experiment(beauty, ids, vecs, seeds=(0,), small=True, show_progress=False)
+    r = run_din_experiment(beauty, ids, vecs, seeds=(0,), cfg=DINConfig.small_slice(), show_progress=False)
     n_test = r["protocol"]["n_test"]
     assert 5000 < n_test < 7000
     assert r["mean"]["overall"]["auc"] > 0.55, r["summary"]

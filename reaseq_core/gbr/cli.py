@@ -1,15 +1,17 @@
 """`reaseq gbr ...`: generative behaviour reasoning (paper section 3), step by step or end to end.
 
     reaseq gbr run      [--small] [--no-table6]   the whole stage: sasrec, locate, table5, fills, table6
-    reaseq gbr sasrec   [--small]                  train SASRec, write sasrec_metrics.json
-    reaseq gbr locate   [--small]                  location + Delta p labels -> location.parquet / summary
-    reaseq gbr table5   [--small]                  5 LLaDA variants x seeds -> table5.json
-    reaseq gbr fills    [--small]                  infer fills + nearest items -> fills.parquet / fill_vectors.npz
-    reaseq gbr table6   [--small]                  DIN Base vs Base + fills -> table6.json
-Common options: --dataset, --item-space title|knowledge, --seeds.
+    reaseq gbr sasrec   [--small]                  train SASRec, write its metrics
+    reaseq gbr locate   [--small]                  location + Delta p labels -> location table and summary
+    reaseq gbr table5   [--small]                  5 LLaDA variants x seeds -> Table 5
+    reaseq gbr fills    [--small]                  infer fills + nearest items -> case-view fills and vectors
+    reaseq gbr table6   [--small]                  DIN Base vs Base + fills -> Table 6
+Common options: --dataset, --item-space title|knowledge, --seeds. Artifacts: the gbr entries of
+reaseq_core/catalogue.py; --small writes them under gbr/small/.
 """
 from __future__ import annotations
 
+from .. import catalogue as cat
 from ..results import read_table
 from ..store import ArtifactStore
 from . import pipeline
@@ -27,16 +29,16 @@ def _ctx(args) -> pipeline.Context:
     return pipeline.Context(_cfg(args), ArtifactStore(args.home))
 
 
-def _print_table(args, name: str) -> None:
-    store = ArtifactStore(args.home)
-    print(read_table(store, args.dataset, "gbr", ("small/" if args.small else "") + name).to_markdown())
+def _print_table(args, art: cat.Artifact) -> None:
+    run = cat.SMALL_RUN if args.small else None
+    print(read_table(ArtifactStore(args.home), args.dataset, art, run=run).to_markdown())
 
 
 def _run(args) -> int:
     pipeline.run_all(_cfg(args), ArtifactStore(args.home), table6_enabled=not args.no_table6)
-    _print_table(args, "table5")
+    _print_table(args, cat.TABLE5)
     if not args.no_table6:
-        _print_table(args, "table6")
+        _print_table(args, cat.TABLE6)
     return 0
 
 
@@ -56,7 +58,7 @@ def _locate(args) -> int:
 
 def _table5(args) -> int:
     pipeline.run_table5(_ctx(args))
-    _print_table(args, "table5")
+    _print_table(args, cat.TABLE5)
     return 0
 
 
@@ -69,7 +71,7 @@ def _fills(args) -> int:
 
 def _table6(args) -> int:
     pipeline.run_table6(_ctx(args))
-    _print_table(args, "table6")
+    _print_table(args, cat.TABLE6)
     return 0
 
 

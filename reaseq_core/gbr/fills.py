@@ -1,6 +1,6 @@
 """Fills (paper section 3.2.3 and Figure 6): the vectors the model infers at [FILL] positions, their
 nearest real items, and their context, in the shape the app's case view (Figure 6a) and UMAP view
-(Figure 6b) read (see the artifact contract: gbr/fills.parquet, gbr/fill_vectors.npz).
+(Figure 6b) read (catalogue entries cat.FILLS and cat.FILL_VECTORS).
 
 Fills live in the item-vector space (the model's output head maps back to it), so the nearest real items
 are found by exact cosine: a flat inner-product faiss index over L2-normalised vectors.
@@ -13,13 +13,8 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from ..representation.item_space import l2_normalise
 from .labels import FILL, Corpus
-
-
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(n, 1e-12)
 
 
 def nearest_items(queries: np.ndarray, item_vectors: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -55,11 +50,11 @@ def fills_frame(variant: str, corpus: Corpus, fills: dict, item_ids: np.ndarray,
     return pd.DataFrame(out)
 
 
-def extra_history(corpus: Corpus, fills: dict) -> dict:
-    """{user_id: [k, d] L2-normalised fill vectors in sequence order}, for the CTR model (Table 6)."""
-    vecs = l2_normalise(fills["vectors"])
+def fills_by_user(user_ids: np.ndarray, positions: np.ndarray, vectors: np.ndarray) -> dict:
+    """{user_id: [k, d] L2-normalised fill vectors in sequence order}, the extra history of the CTR model
+    (Table 6), from the arrays of a cat.FILLS_ALL artifact."""
+    vecs = l2_normalise(vectors)
     out: dict = {}
-    order = np.lexsort((fills["position"], fills["row"]))
-    for n in order:
-        out.setdefault(str(corpus.users[int(fills["row"][n])]), []).append(vecs[n])
+    for n in np.lexsort((positions, user_ids)):
+        out.setdefault(str(user_ids[n]), []).append(vecs[n])
     return {u: np.stack(v) for u, v in out.items()}

@@ -1,9 +1,17 @@
-"""Tables 5 and 6 analogues (paper section 4.2.2 and 4.2.4) as ResultTables with their protocol."""
+"""What the GBR stage reports, beside the code that computes it: the protocol and deviation text of
+Tables 5 and 6 (paper section 4.2.2 and 4.2.4), the texts stored with SASRec's metrics and the location
+summary, and the paper's own reference figures. pipeline.py only orchestrates."""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import catalogue as cat
 from ..results import ResultTable
+
+if TYPE_CHECKING:
+    from .pipeline import GBRConfig
 
 # The paper's own figures (Taobao, batch size 3200), shown beside ours by the app.
 PAPER_TABLE5 = {
@@ -20,6 +28,10 @@ PAPER_TABLE5 = {
 }
 PAPER_TABLE6 = {"Base": {"auc": 0.7495, "gauc": 0.6176}, "GBR-T-0": {"auc": 0.7508, "gauc": 0.628},
                 "GBR-C-1": {"auc": 0.7491, "gauc": 0.618}, "GBR-C-0": {"auc": 0.7513, "gauc": 0.6284}}
+
+# Tuned SASRec on Beauty under the same leave-one-out protocol, as reported in ../shared/guide/PROTOCOLS.md.
+SASREC_REFERENCE = {"recall@5": 0.0508, "recall@10": 0.0740, "ndcg@10": 0.0423,
+                    "source": "tuned SASRec on Beauty, same protocol (PROTOCOLS.md)"}
 
 LOSS_NAMES = {"infonce": "InfoNCE-cos", "cos": "L_cos", "mse": "L_mse", "none": "none (untrained)"}
 
@@ -53,7 +65,7 @@ def table5(runs: list[dict], dataset: str, dataset_hash: str, protocol: str, dev
         cols += [c, f"{c}_std"]
     cols += ["n_seeds", "train_seconds_per_seed"]
     seeds = sorted({int(r["seed"]) for r in runs})
-    return ResultTable(name="table5", title="Table 5 analogue: GBR location schemes (BLBL) and reasoning losses "
+    return ResultTable(name=cat.TABLE5.key, title="Table 5 analogue: GBR location schemes (BLBL) and reasoning losses "
                        "(BIBR)", dataset=dataset, dataset_hash=dataset_hash,
                        split="GBR users split 90/10 by user into LLaDA training / evaluation sequences",
                        protocol=protocol, seeds=seeds, deviations=deviations, columns=cols, rows=rows,
@@ -83,8 +95,96 @@ def table6(arms: dict, dataset: str, dataset_hash: str, protocol: str, deviation
             cols += [f"{seg}_{met}", f"{seg}_{met}_std"]
     cols += ["impr_auc", "impr_gauc", "impr_cold_gauc", "users_with_fills"]
     seeds = sorted({int(s) for r in arms.values() for s in r["seeds"]})
-    return ResultTable(name="table6", title="Table 6 analogue: DIN CTR with and without GBR fills appended",
+    return ResultTable(name=cat.TABLE6.key, title="Table 6 analogue: DIN CTR with and without GBR fills appended",
                        dataset=dataset, dataset_hash=dataset_hash,
                        split="CTR leave-last-out per user (last event test, second last valid, rest train)",
                        protocol=protocol, seeds=seeds, deviations=deviations, columns=cols, rows=rows,
                        notes=notes, paper_reference=PAPER_TABLE6)
+
+
+# ---- texts stored with the stage's artifacts ------------------------------------------------------------
+SASREC_ITEM_SPACE = "item ids (SASRec learns its own embeddings; the item space matters only for LLaDA)"
+
+
+def sasrec_protocol(n_items: int) -> str:
+    return ("leave-one-out per user (last item test, second last validation), full ranking over "
+            f"all {n_items:,} items; 'test' excludes the user's other history items "
+            "(RecBole convention), 'test_history_included' ranks against every item")
+
+
+FILL_RATIO_DEFINITION = "P_U fills / (observed items + P_U fills) over all GBR sequences"
+FILTER_MODEL = ("SASRec (rank of b_{t+1} over all items given b_1..b_t); Swing counts reported as "
+                "after_model_swing (items never co-occurring with b_t get the worst rank)")
+
+
+def sequence_rule(max_len: int) -> str:
+    return f"leave-one-out training part of each GBR user's events, last {max_len} kept"
+
+
+CASE_FILLS_NOTE = "case-view sample: every fill of the sampled users; all fills are in the per-model fills_all artifacts"
+
+
+def _small_deviation(cfg: "GBRConfig") -> list[str]:
+    return [f"SMALL smoke configuration: {cfg.small_users} users, tiny training; not a result"] if cfg.small else []
+
+
+def table5_protocol(cfg: "GBRConfig", n_users: int, tau_coh: float, dim: int) -> str:
+    loc, llada = cfg.location, cfg.llada
+    return (f"GBR users (least active third + equal random sample of the rest; {n_users:,} users), each "
+            f"sequence = leave-one-out training part, last {loc.max_len} events. Location: TD gap > "
+            f"{loc.tau_time_days:g} days, CD second-level category change, model filter SASRec rank > "
+            f"{loc.rank_threshold}; labels P_L: Delta p > {tau_coh:g}. LLaDA trained on "
+            f"{1 - cfg.eval_fraction:.0%} of users (sequences with >= 1 P_L position), scored on the other "
+            f"{cfg.eval_fraction:.0%}: every P_L position masked (t = 1), K = batch size - 1 = "
+            f"{llada.batch_size - 1} in-batch negatives, cosine / {llada.temperature} logits; "
+            f"IB-PPL/IB-ACC = mean over samples. Item space: {cfg.item_space} vectors ({dim}-d). "
+            f"Chance IB-ACC = 1/{llada.batch_size}.")
+
+
+def table5_deviations(cfg: "GBRConfig", dim: int) -> list[str]:
+    llada = cfg.llada
+    return _small_deviation(cfg) + [
+        f"batch size {llada.batch_size} instead of 3200 (CPU), so K = {llada.batch_size - 1} negatives "
+        "instead of 3199: IB-ACC chance level is higher and IB-PPL lower than the paper's at equal skill",
+        f"lr {llada.lr} instead of 0.0075 (smaller batch); {llada.epochs} epochs",
+        f"input {dim}-d {cfg.item_space} vectors through a linear adapter; an output head maps "
+        "the 128-d hidden state back to that space (the paper's input/output are 128-d)",
+        "Amazon Beauty (day-resolution timestamps, second-level category) instead of Taobao logs",
+        "evaluation masks every P_L position (t = 1) on held-out users; the paper does not state its "
+        "evaluation masking",
+        "loss normaliser L' read as |P_L| of the sequence (LLaDA's unbiased form)"]
+
+
+TABLE5_NOTES = ("fill_ratio_pct = P_U fills / (observed items + fills) over all GBR sequences. "
+                "train_seconds_per_seed on this CPU. 'context mean' rows are an untrained reference: every "
+                "[MASK]/[FILL] predicts the mean vector of its sequence's visible items (same batches, "
+                "negatives and temperature).")
+
+
+def table6_protocol(cfg: "GBRConfig", dim: int, base_protocol: dict) -> str:
+    p = base_protocol
+    return (f"DIN over item vectors only ({cfg.item_space}, {dim}-d): history = last "
+            f"{p['max_len']} events; the '+ fills' arms append the user's GBR fill vectors "
+            "(L2-normalised, from the seed-0 LLaDA of that Table 5 model) after the history. Samples: "
+            f"{p['sampler']}, neg_ratio {p['neg_ratio']}, sample seed {p['sample_seed']}; "
+            f"segments: {p['segments']}. AUC / GAUC on the test split, mean ± std over seeds.")
+
+
+def table6_deviations(cfg: "GBRConfig") -> list[str]:
+    din = cfg.din
+    out = ["Amazon Beauty with sampled negatives instead of Taobao impressions",
+           "CTR samples from all users; fills exist only for GBR users (every cold user, half of the rest as "
+           "sampled), so 'cold' is the segment fully covered by fills",
+           "GBR fills are inferred from each user's leave-one-out training part only (no valid/test event); "
+           "in training, a sample's history may gain fills inferred from events after it",
+           "no non-sequential features (the paper's base has the online model's other features)",
+           f"history truncated to {din.max_len} real events (paper: 500)"]
+    if din.small:
+        out.insert(0, f"DIN on a small slice: {din.small_users} random users, {din.epochs} epochs (full Beauty "
+                      "costs ~1 min per seed and epoch per arm on this CPU; run with GBRConfig(din=DINConfig()) "
+                      "for it)")
+    else:
+        out.append(f"DIN {din.epochs} epochs on CPU")
+    if cfg.small:
+        out.insert(0, "SMALL smoke configuration; not a result")
+    return out

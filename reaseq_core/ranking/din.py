@@ -14,19 +14,19 @@ nothing else.
 
 Public entry point (called by the GBR stage for Table 6):
 
-    run_din_experiment(dataset, item_ids, item_vectors, extra_history=None, seeds=(0, 1, 2), max_len=50,
-                       epochs=3, small=False, *, neg_ratio=1, sample_seed=0, dim=32, batch_size=256,
-                       lr=3e-3, show_progress=True) -> dict
+    run_din_experiment(dataset, item_ids, item_vectors, extra_history=None, seeds=(0, 1, 2),
+                       cfg=DINConfig(), show_progress=True) -> dict
 
     dataset        a data.Dataset (e.g. ensure_dataset("beauty")) or a dataset name
     item_ids       str array [n]; item_vectors float array [n, d], L2-normalised, covering every interacted item
     extra_history  {user_id: array [k, d]} extra vectors (GBR fills, same space as item_vectors) appended
                    after the last `max_len` real events of EVERY history of that user (train, valid, test)
     seeds          training seeds (initialisation + batch order); the samples are drawn once with
-                   `sample_seed`, so all seeds and both arms of a comparison score the same test samples
-    epochs         training epochs; the epoch with the best validation AUC is the one scored on test
-    small          True: a fixed 3,000-user slice (seeded) and 5 epochs, ~20 s per seed on this CPU
-                   (tests / REASEQ_SMALL notebooks); full Beauty: ~1 min per seed and epoch (default 3 epochs)
+                   `cfg.sample_seed`, so all seeds and both arms of a comparison score the same test samples
+    cfg            DINConfig: dim, epochs (the epoch with the best validation AUC is scored on test),
+                   batch_size, lr, max_len, neg_ratio, sample_seed, small_users. `DINConfig.small_slice()`:
+                   a fixed 3,000-user slice (seeded) and 5 epochs, ~20 s per seed on this CPU (tests,
+                   REASEQ_SMALL notebooks, the GBR stage's Table 6); full Beauty: ~1 min per seed and epoch
     returns {
       "model": "DIN", "seeds": [...],
       "per_seed": [{"seed", "overall": {"auc","gauc","n"}, "hot": {...}, "cold": {...}, "best_epoch",
@@ -35,7 +35,7 @@ Public entry point (called by the GBR stage for Table 6):
       "summary": {"overall_auc", "overall_auc_std", "overall_gauc", ..., "cold_gauc_std"},
       "protocol": {neg_ratio, sampler, sample_seed, max_len, split, segments, n_samples, n_users, n_test,
                    extra_history: {width, users_with_extra}},
-      "config": {dim, epochs, batch_size, lr, small, ...}, "wall_s": total seconds }
+      "config": {dim, epochs, batch_size, lr, small, max_len, item_dim, small_users, ...}, "wall_s": total seconds }
 
 CTR samples: `reaseq_core.data.splits.ctr_samples` -- positives are real next events, `neg_ratio`
 negatives per positive drawn uniformly from the catalogue minus the user's items (DIN's recipe on
@@ -44,6 +44,7 @@ Amazon data); last event = test, second last = valid (epoch selection), the rest
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -52,8 +53,31 @@ from torch import nn
 from .data import PAD, CTRData, build_ctr_data
 from .train import TrainConfig, summarise_seeds, train_and_evaluate
 
-SMALL_USERS = 3000
-SMALL_EPOCHS = 5      # the slice is small: more passes are cheap and needed to learn (AUC 0.55 after 1)
+
+
+@dataclass
+class DINConfig:
+    """Every setting of a DIN experiment; `small_users` None means every user."""
+    dim: int = 32
+    epochs: int = 3
+    batch_size: int = 256
+    lr: float = 3e-3
+    max_len: int = 50
+    neg_ratio: int = 1
+    sample_seed: int = 0
+    small_users: int | None = None
+
+    @classmethod
+    def small_slice(cls, **kw) -> "DINConfig":
+        # the slice is small: more passes are cheap and needed to learn (AUC 0.55 after 1 epoch)
+        return cls(**{"epochs": 5, "small_users": 3000, **kw})
+
+    @property
+    def small(self) -> bool:
+        return self.small_users is not None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def mlp(sizes: list[int], last_activation: bool = False) -> nn.Sequential:
@@ -92,34 +116,31 @@ class DIN(nn.Module):
         return self.head(torch.cat([interest, e_t], -1)).squeeze(-1)
 
 
-def _small_users(dataset, n: int = SMALL_USERS) -> np.ndarray:
+def _small_users(dataset, n: int) -> np.ndarray:
     users = np.sort(dataset.interactions["user_id"].unique())
     return np.random.default_rng(0).choice(users, size=min(n, len(users)), replace=False)
 
 
 def run_din_experiment(dataset, item_ids, item_vectors, extra_history: dict | None = None,
-                       seeds=(0, 1, 2), max_len: int = 50, epochs: int = 3, small: bool = False, *,
-                       neg_ratio: int = 1, sample_seed: int = 0, dim: int = 32, batch_size: int = 256,
-                       lr: float = 3e-3, show_progress: bool = True) -> dict:
+                       seeds=(0, 1, 2), cfg: DINConfig | None = None, show_progress: bool = True) -> dict:
     """Train and evaluate DIN once per seed; see the module docstring for arguments and the result."""
+    cfg = cfg or DINConfig()
     if isinstance(dataset, str):
         from ..data import ensure_dataset
         dataset = ensure_dataset(dataset)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("run_din_experiment: give at least one seed")
-    if small:
-        epochs = SMALL_EPOCHS
     t0 = time.perf_counter()
-    data: CTRData = build_ctr_data(dataset, item_ids, item_vectors, neg_ratio=neg_ratio,
-                                   sample_seed=sample_seed, max_len=max_len, extra_history=extra_history,
-                                   users=_small_users(dataset) if small else None)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, show_progress=show_progress)
+    data: CTRData = build_ctr_data(dataset, item_ids, item_vectors, neg_ratio=cfg.neg_ratio,
+                                   sample_seed=cfg.sample_seed, max_len=cfg.max_len, extra_history=extra_history,
+                                   users=_small_users(dataset, cfg.small_users) if cfg.small else None)
+    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, show_progress=show_progress)
     per_seed = []
     for seed in seeds:
         torch.manual_seed(seed)
-        model = DIN(data.table, dim=dim)
-        r = train_and_evaluate(model, data, seed, cfg, desc=f"DIN seed {seed}")
+        model = DIN(data.table, dim=cfg.dim)
+        r = train_and_evaluate(model, data, seed, train_cfg, desc=f"DIN seed {seed}")
         per_seed.append({"seed": seed, **r["test"], "best_epoch": r["best_epoch"], "wall_s": r["wall_s"],
                          "cpu_s": r["cpu_s"],
                          "train_samples_per_s": r["train_samples_per_s"],
@@ -127,7 +148,5 @@ def run_din_experiment(dataset, item_ids, item_vectors, extra_history: dict | No
     s = summarise_seeds(per_seed)
     return {"model": "DIN", "seeds": seeds, "per_seed": per_seed, "mean": s["mean"], "std": s["std"],
             "summary": s["flat"], "protocol": data.protocol,
-            "config": {"dim": dim, "epochs": epochs, "batch_size": batch_size, "lr": lr, "small": small,
-                       "max_len": max_len, "item_dim": int(np.asarray(item_vectors).shape[1]),
-                       "small_users": SMALL_USERS if small else None},
+            "config": {**cfg.as_dict(), "small": cfg.small, "item_dim": int(np.asarray(item_vectors).shape[1])},
             "wall_s": time.perf_counter() - t0}

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import catalogue
 from .data import CTRData
 
 CATEGORICAL = ("item", "brand", "primary_category", "leaf_category")
@@ -79,7 +80,8 @@ def build_item_features(dataset, data: CTRData, sids: pd.DataFrame | None = None
         s = sids.set_index("item_id").reindex(data.item_ids)
         if s[level_cols].isna().any().any():
             missing = s.index[s[level_cols].isna().any(axis=1)][:3].tolist()
-            raise ValueError(f"semantic_ids/sids.parquet lacks items used by the ranker, e.g. {missing}")
+            raise ValueError(f"the semantic IDs ({catalogue.SIDS.stage}/{catalogue.SIDS.filename}) lack items used by the "
+                             f"ranker, e.g. {missing}")
         sid_arr = np.zeros((n_rows, len(level_cols)), np.int64)
         sid_arr[1:1 + len(data.item_ids)] = s[level_cols].to_numpy(np.int64) + 1
         sid_vocab = int(sid_arr.max()) + 1

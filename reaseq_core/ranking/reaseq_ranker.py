@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..representation.item_space import l2_normalise
 from .base_gsu_esu import TargetAttentionESU, category_gsu
 from .compression import InterestAnchorCompression
 from .data import PAD
@@ -47,9 +48,8 @@ class ReaSeqRanker(nn.Module):
         if gsu == "category":
             self.register_buffer("item_category", torch.as_tensor(feats.categorical["primary_category"]))
         else:
-            v = torch.as_tensor(np.asarray(gsu_vectors, dtype=np.float32))
-            v = v / v.norm(dim=1, keepdim=True).clamp(min=1e-12)       # cosine = dot of unit vectors
-            self.register_buffer("unit_vectors", v)
+            # cosine = dot of unit vectors
+            self.register_buffer("unit_vectors", torch.as_tensor(l2_normalise(gsu_vectors)))
         self.esu = TargetAttentionESU(self.encoder.dim, d_model, heads)
         self.compression = InterestAnchorCompression(self.encoder.dim, d_model, n_anchors, heads) if compression else None
         in_dim = d_model * (2 if compression else 1) + self.encoder.dim + n_user_context
@@ -91,8 +91,7 @@ def precompute_gsu(data, feats: ItemFeatureTable, k: int = 10, chunk: int = 2048
     """Run both GSUs once for every sample (same functions as the model) and store the results in
     data.sample_features as gsu_{category,semantic}_{rows,valid}."""
     category = torch.as_tensor(feats.categorical["primary_category"])
-    v = torch.as_tensor(data.table)
-    unit = v / v.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    unit = torch.as_tensor(l2_normalise(data.table))
     out = {f"gsu_{g}_{w}": [] for g in ("category", "semantic") for w in ("rows", "valid")}
     for s in range(0, len(data.target), chunk):
         h = torch.as_tensor(data.history[s:s + chunk, : data.max_len])

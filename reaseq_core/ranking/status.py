@@ -1,7 +1,8 @@
 """`reaseq status` for ranking: per variant AUC/GAUC mean +- std overall / hot / cold and the seeds;
-the ESU dedup speed ratio and the ablation-suite wall time from bench/."""
+the ESU dedup speed ratio and the ranking throughput headline from the benchmarks."""
 from __future__ import annotations
 
+from .. import catalogue as cat
 from ..store import ArtifactStore
 
 SEGMENTS = ("overall", "hot", "cold")
@@ -17,13 +18,13 @@ def _variants(table: dict) -> dict:
 
 def status(store: ArtifactStore, dataset: str) -> dict | None:
     out: dict = {}
-    for name in ("table3_ablation", "table4_representation"):
-        if store.exists(dataset, "ranking", f"{name}.json"):
-            t = store.read_json(dataset, "ranking", f"{name}.json")
-            out[name] = {"seeds": t["seeds"], "variants": _variants(t)}
-            if name == "table4_representation":
-                out[name]["notes"] = t["notes"]
-    for bench in ("esu_dedup", "ranking_throughput"):
-        if store.exists(dataset, "bench", f"{bench}.json"):
-            out[f"bench_{bench}"] = store.read_json(dataset, "bench", f"{bench}.json").get("headline", {})
+    for art in (cat.TABLE3_ABLATION, cat.TABLE4_REPRESENTATION):
+        if store.exists(dataset, art):
+            t = store.read(dataset, art)
+            out[art.key] = {"seeds": t["seeds"], "variants": _variants(t)}
+            if art is cat.TABLE4_REPRESENTATION:
+                out[art.key]["notes"] = t["notes"]
+    for art in (cat.BENCH_ESU_DEDUP, cat.BENCH_RANKING):
+        if store.exists(dataset, art):
+            out[art.key] = store.read(dataset, art)["headline"]
     return out or None
