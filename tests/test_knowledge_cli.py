@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from reaseq_core import catalogue as cat
 from reaseq_core.cli import main
-from reaseq_core.data import ensure_dataset
 from reaseq_core.llm.fake import schema_filler
 from reaseq_core.store import ArtifactStore
 
@@ -38,9 +38,8 @@ def stub_url():
     httpd.shutdown()
 
 
-def test_build_show_calls_status(stub_url, tmp_path, capsys):
-    ensure_dataset("beauty")
-    shutil.copytree(ArtifactStore().stage_dir("beauty", "data"), ArtifactStore(tmp_path).stage_dir("beauty", "data"))
+def test_build_show_calls_status(beauty, tmp_store, stub_url, tmp_path, capsys):
+    shutil.copytree(tmp_store.stage_dir("beauty", "data"), ArtifactStore(tmp_path).stage_dir("beauty", "data"))
     home = str(tmp_path)
     rc = main(["--home", home, "knowledge", "build", "--dataset", "beauty", "--category", "Fragrance",
                "--then-category", "Bath & Body", "--limit", "2", "--single-agent-limit", "1", "--backend", "openai",
@@ -49,7 +48,7 @@ def test_build_show_calls_status(stub_url, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["items_processed"] == 4 and out["cache_misses"] > 0
     store = ArtifactStore(tmp_path)
-    df = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")
+    df = store.read("beauty", cat.ITEM_KNOWLEDGE)
     assert sorted(df["primary_category"].unique()) == ["Bath & Body", "Fragrance"]
     assert (df["backend"] == "openai").all() and (df["model"] == "stub").all()
     iid = df["item_id"].iloc[0]
@@ -63,9 +62,8 @@ def test_build_show_calls_status(stub_url, tmp_path, capsys):
     assert k["exists"] and k["figures"]["Fragrance / multi_agent"] == "2 ok of 492, 0 failed"
 
 
-def test_build_needs_a_selection(tmp_path, capsys):
-    ensure_dataset("beauty")
-    shutil.copytree(ArtifactStore().stage_dir("beauty", "data"), ArtifactStore(tmp_path).stage_dir("beauty", "data"))
+def test_build_needs_a_selection(beauty, tmp_store, tmp_path, capsys):
+    shutil.copytree(tmp_store.stage_dir("beauty", "data"), ArtifactStore(tmp_path).stage_dir("beauty", "data"))
     assert main(["--home", str(tmp_path), "knowledge", "build", "--dataset", "beauty", "--backend", "openai",
                  "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]) == 2
     assert "--category" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import pytest
 
-from reaseq_core.data import ensure_dataset
+from reaseq_core import catalogue as cat
 from reaseq_core.knowledge import api, inputs
 from reaseq_core.knowledge.pipeline import BuildConfig, build_knowledge
 from reaseq_core.knowledge.status import status
@@ -20,9 +20,12 @@ from reaseq_core.llm.fake import FakeBackendForTests, schema_echo_reply, schema_
 from reaseq_core.store import ArtifactStore
 
 
-@pytest.fixture(scope="module")
-def beauty():
-    return ensure_dataset("beauty")
+def with_data(root, tmp_store) -> ArtifactStore:
+    """A store at `root` holding the session's ingested Beauty data (the tests never touch data/artifacts)."""
+    import shutil
+    store = ArtifactStore(root)
+    shutil.copytree(tmp_store.stage_dir("beauty", "data"), store.stage_dir("beauty", "data"))
+    return store
 
 
 def test_inputs_record_their_kind(beauty):
@@ -62,17 +65,17 @@ def test_build_writes_contract_artifacts_and_resumes(beauty, tmp_path):
                                                            single_agent_every=3, write_every=4), progress=False)
     assert out["items_processed"] == 6
     # 2 taxonomies + 2 perspectives x subcategories among the 6 selected items + 6 items + 2 single-agent
-    tax = store.read_json("beauty", "knowledge", "taxonomy.json")
-    cat = tax["categories"]["Fragrance"]
-    n_subs = len(cat["subcategories"])
+    tax = store.read("beauty", cat.TAXONOMY)
+    frag = tax["categories"]["Fragrance"]
+    n_subs = len(frag["subcategories"])
     assert len(fake.calls) == 2 + 2 * n_subs + 6 + 2
-    assert cat["demand"]["input_kind"] == "titles" and cat["attribute"]["input_kind"] == "structured_fields"
+    assert frag["demand"]["input_kind"] == "titles" and frag["attribute"]["input_kind"] == "structured_fields"
     assert set(tax["templates"]) == {"demand_taxonomy", "attribute_taxonomy", "dimension_refinement",
                                      "item_knowledge", "single_agent"}
-    sub = next(iter(cat["subcategories"].values()))
+    sub = next(iter(frag["subcategories"].values()))
     assert all(len(d["label"]) <= 15 and d["rationale"] in {"inherited", "adapted", "new"}
                for d in sub["demand"]["dimensions"])
-    df = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")
+    df = store.read("beauty", cat.ITEM_KNOWLEDGE)
     for col in ["item_id", "setup", "status", "failure_reason", "user_demand", "product_attribute", "grounding_rate",
                 "template_hash", "model", "created"]:
         assert col in df.columns
@@ -81,7 +84,7 @@ def test_build_writes_contract_artifacts_and_resumes(beauty, tmp_path):
     ud = json.loads(row["user_demand"])
     assert [e["dimension"] for e in ud] == json.loads(row["dimensions_demand"])
     assert {"dimension", "analysis", "keywords", "evidence", "grounded", "grounding_note"} <= set(ud[0])
-    summary = store.read_json("beauty", "knowledge", "knowledge_summary.json")
+    summary = store.read("beauty", cat.KNOWLEDGE_SUMMARY)
     assert summary["categories"]["Fragrance"]["multi_agent"]["items_ok"] == 6
     assert summary["categories"]["Fragrance"]["multi_agent"]["items_total"] == 492
     st = status(store, "beauty")
@@ -91,7 +94,7 @@ def test_build_writes_contract_artifacts_and_resumes(beauty, tmp_path):
     out2 = build_knowledge(beauty, store, again, BuildConfig(categories=["Fragrance"], limit=6, single_agent_limit=2,
                                                              single_agent_every=3), progress=False)
     assert again.calls == [] and out2["cache_misses"] == 0
-    df2 = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")
+    df2 = store.read("beauty", cat.ITEM_KNOWLEDGE)
     pd.testing.assert_frame_equal(df.drop(columns="created"), df2.drop(columns="created"))
 
 
@@ -106,11 +109,11 @@ def test_missing_dimension_fails_with_reason(beauty, tmp_path):
     store = ArtifactStore(tmp_path)
     fake = FakeBackendForTests(_missing_dimension_reply)
     build_knowledge(beauty, store, fake, BuildConfig(categories=["Fragrance"], limit=2, max_attempts=2), progress=False)
-    df = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")
+    df = store.read("beauty", cat.ITEM_KNOWLEDGE)
     assert (df["status"] == "failed").all()
     assert df["failure_reason"].str.contains("missing dimension").all()
     assert (df["attempts"] == 2).all()
-    s = store.read_json("beauty", "knowledge", "knowledge_summary.json")
+    s = store.read("beauty", cat.KNOWLEDGE_SUMMARY)
     assert s["setups"]["multi_agent"]["items_failed"] == 2 and s["setups"]["multi_agent"]["failure_reasons"]
 
 
@@ -127,12 +130,12 @@ def test_single_agent_attempts_bound_only_the_baseline(beauty, tmp_path):
     build_knowledge(beauty, store, fake, BuildConfig(categories=["Fragrance"], limit=2, single_agent_limit=2,
                                                      single_agent_every=1, max_attempts=3, single_agent_attempts=1),
                     progress=False)
-    df = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")
+    df = store.read("beauty", cat.ITEM_KNOWLEDGE)
     sa, ma = df[df["setup"] == "single_agent"], df[df["setup"] == "multi_agent"]
     assert len(sa) == 2 and (sa["status"] == "failed").all() and (sa["attempts"] == 1).all()
     assert sa["failure_reason"].str.contains("appears twice").all()
     assert (ma["status"] == "ok").all()
-    calls = [r for r in read_call_log(store.path("beauty", "knowledge", "llm_calls.jsonl"))
+    calls = [r for r in read_call_log(store.path("beauty", cat.LLM_CALLS))
              if r["agent"] == "single_agent"]
     assert len(calls) == 2 and {r["attempt"] for r in calls} == {0}
 
@@ -147,7 +150,7 @@ def test_unsupported_evidence_is_flagged(beauty, tmp_path):
     store = ArtifactStore(tmp_path)
     build_knowledge(beauty, store, FakeBackendForTests(reply), BuildConfig(categories=["Fragrance"], limit=1),
                     progress=False)
-    row = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet").iloc[0]
+    row = store.read("beauty", cat.ITEM_KNOWLEDGE).iloc[0]
     assert row["status"] == "ok" and row["grounding_rate"] == 0.0
     e = json.loads(row["user_demand"])[0]
     assert e["grounded"] is False and "not in the item's metadata" in e["grounding_note"]
@@ -176,7 +179,7 @@ def test_injection_title_stays_data(beauty, tmp_path):
     store2 = ArtifactStore(tmp_path / "b")
     build_knowledge(ds, store2, hacked, BuildConfig(categories=["Fragrance"], item_ids=[items.at[i, "item_id"]],
                                                     max_attempts=2), progress=False)
-    row = store2.read_parquet("beauty", "knowledge", "item_knowledge.parquet").iloc[0]
+    row = store2.read("beauty", cat.ITEM_KNOWLEDGE).iloc[0]
     assert row["status"] == "failed" and "not valid JSON" in row["failure_reason"]
 
 
@@ -186,14 +189,14 @@ from reaseq_core.data import load_dataset
 from reaseq_core.knowledge.pipeline import BuildConfig, build_knowledge
 from reaseq_core.llm.fake import FakeBackendForTests, schema_echo_reply
 from reaseq_core.store import ArtifactStore
-ds = load_dataset("beauty")
-build_knowledge(ds, ArtifactStore(sys.argv[1]), FakeBackendForTests(schema_echo_reply, delay_s=0.15),
+store = ArtifactStore(sys.argv[1])
+build_knowledge(load_dataset("beauty", store), store, FakeBackendForTests(schema_echo_reply, delay_s=0.15),
                 BuildConfig(categories=["Fragrance"], limit=20, write_every=3), progress=False)
 """
 
 
-def test_kill_and_resume_loses_and_repeats_nothing(beauty, tmp_path):
-    log = tmp_path / "beauty" / "knowledge" / "llm_calls.jsonl"
+def test_kill_and_resume_loses_and_repeats_nothing(beauty, tmp_store, tmp_path):
+    log = with_data(tmp_path, tmp_store).path("beauty", cat.LLM_CALLS)
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path)], env={**os.environ})
     deadline = time.time() + 120
     while time.time() < deadline and (not log.exists() or len(read_call_log(log)) < 15):
@@ -209,21 +212,18 @@ def test_kill_and_resume_loses_and_repeats_nothing(beauty, tmp_path):
     keys = [r["key"] for r in after]
     assert len(keys) == len(set(keys))                       # 0 repeated calls
     assert len(fake.calls) == len(after) - len(before)       # the resumed run asked only what was missing
-    df = ArtifactStore(tmp_path).read_parquet("beauty", "knowledge", "item_knowledge.parquet")
+    df = ArtifactStore(tmp_path).read("beauty", cat.ITEM_KNOWLEDGE)
     assert out["items_processed"] == 20 and (df["status"] == "ok").sum() == 20   # 0 lost
 
 
-def test_prompt_lab_api(beauty, tmp_path):
-    store = ArtifactStore(tmp_path)
-    # the API reads the dataset from the store it is given
-    import shutil
-    src = ArtifactStore().stage_dir("beauty", "data")
-    shutil.copytree(src, store.stage_dir("beauty", "data"))
+def test_prompt_lab_api(beauty, tmp_store, tmp_path):
+    store = with_data(tmp_path, tmp_store)         # the API reads the dataset from the store it is given
     assert api.list_agents() == ["demand_taxonomy", "attribute_taxonomy", "dimension_refinement", "item_knowledge",
                                  "single_agent"]
     text = api.load_template("single_agent").replace("Choose 4 dimensions", "Pick 4 dimensions")
     sha12 = api.save_template_version("beauty", "single_agent", text, store=store)
-    assert (store.stage_dir("beauty", "knowledge") / "prompt_versions" / "single_agent" / f"{sha12}.txt").read_text() == text
+    assert store.read("beauty", cat.PROMPT_VERSION, agent="single_agent", sha12=sha12) == text
+    assert store.provenance("beauty", cat.PROMPT_VERSION, agent="single_agent", sha12=sha12)["agent"] == "single_agent"
     from reaseq_core.errors import ReaSeqError
     with pytest.raises(ReaSeqError, match="placeholders"):
         api.save_template_version("beauty", "single_agent", "no placeholders here", store=store)
@@ -261,12 +261,12 @@ def test_bounded_concurrency_and_stop(beauty, tmp_path):
     out = build_knowledge(beauty, store, fake, BuildConfig(categories=["Fragrance"], limit=12), progress=False,
                           on_item=lambda i, n: done.append(i), should_stop=lambda: len(done) >= 5)
     assert out["stopped"] and 5 <= out["items_processed"] <= 5 + 2 and 2 <= peak[0] <= 3   # + those in flight
-    df = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")
+    df = store.read("beauty", cat.ITEM_KNOWLEDGE)
     assert len(df) == out["items_processed"]
     out2 = build_knowledge(beauty, store, FakeBackendForTests(schema_echo_reply), BuildConfig(categories=["Fragrance"],
                            limit=12), progress=False)
     assert out2["items_processed"] == 12
-    assert len(store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")) == 12
+    assert len(store.read("beauty", cat.ITEM_KNOWLEDGE)) == 12
 
 
 def test_failed_refinement_inherits_parent_and_says_so(beauty, tmp_path):
@@ -279,9 +279,9 @@ def test_failed_refinement_inherits_parent_and_says_so(beauty, tmp_path):
     store = ArtifactStore(tmp_path)
     build_knowledge(beauty, store, FakeBackendForTests(reply), BuildConfig(categories=["Fragrance"], limit=1),
                     progress=False)
-    cat = store.read_json("beauty", "knowledge", "taxonomy.json")["categories"]["Fragrance"]
-    sub = next(iter(cat["subcategories"].values()))
+    frag = store.read("beauty", cat.TAXONOMY)["categories"]["Fragrance"]
+    sub = next(iter(frag["subcategories"].values()))
     assert sub["demand"]["status"] == "ok" and "refinement failed after 3 attempts" in sub["demand"]["fallback"]
-    assert sub["demand"]["final"] == cat["demand"]["dimensions"]
-    row = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet").iloc[0]
-    assert row["status"] == "ok" and json.loads(row["dimensions_demand"]) == cat["demand"]["dimensions"]
+    assert sub["demand"]["final"] == frag["demand"]["dimensions"]
+    row = store.read("beauty", cat.ITEM_KNOWLEDGE).iloc[0]
+    assert row["status"] == "ok" and json.loads(row["dimensions_demand"]) == frag["demand"]["dimensions"]

@@ -1,19 +1,20 @@
 """The Python API behind the app's prompt lab: list and load the agents' templates, save edited versions,
 pick a backend, and run one agent over a few items with progress and a stop button.
 
-Saved versions live in the artifact store at knowledge/prompt_versions/<agent>/<sha12>.txt; the shipped
-templates in reaseq_core/knowledge/prompts/ are never overwritten from here.
+Saved versions live in the artifact store (catalogue entry `prompt_version`, one file per agent and sha12); the
+shipped templates in reaseq_core/knowledge/prompts/ are never overwritten from here.
 """
 from __future__ import annotations
 
 from typing import Callable
 
+from .. import catalogue as cat
 from ..data import load_dataset
 from ..errors import ReaSeqError
 from ..llm.factory import make_backend as _make_backend
 from ..store import ArtifactStore
 from . import agents, inputs
-from .pipeline import TAXONOMY, call_cache
+from .pipeline import call_cache
 from .templates import AGENTS, load_template as _load_template, placeholders, template_hash
 
 
@@ -33,8 +34,8 @@ def save_template_version(dataset: str, agent: str, text: str, store: ArtifactSt
     if want != got:
         raise ReaSeqError(f"template for '{agent}': placeholders {sorted(got)} differ from the expected {sorted(want)}")
     sha12 = template_hash(text)[:12]
-    store.write_text(dataset, "knowledge", f"prompt_versions/{agent}/{sha12}.txt", text,
-                     {"agent": agent, "template_sha256": template_hash(text)})
+    store.write(dataset, cat.PROMPT_VERSION, text, {"agent": agent, "template_sha256": template_hash(text)},
+                agent=agent, sha12=sha12)
     return sha12
 
 
@@ -59,45 +60,46 @@ def run_agent_on_items(dataset: str, agent: str, template_text: str, item_ids: l
     if missing:
         raise ReaSeqError(f"dataset '{dataset}': unknown item id(s) {missing[:5]}")
     fnames = inputs.field_names(ds.items)
-    taxonomy = store.read_json(dataset, "knowledge", TAXONOMY) if agent == "item_knowledge" else None
+    needs_taxonomy = agent in ("item_knowledge", "dimension_refinement")
+    taxonomy = store.read(dataset, cat.TAXONOMY) if needs_taxonomy else None
     out: list[dict] = []
     done_subjects: set = set()
     for n, iid in enumerate(item_ids):
         if should_stop and should_stop():
             break
         item = by_id.loc[iid].to_dict()
-        cat = item["primary_category"]
-        sub = inputs.subcategory_of(item, cat)
+        category = item["primary_category"]
+        sub = inputs.subcategory_of(item, category)
         rec = {"item_id": iid, "status": "failed", "output": None, "raw": "", "error": None, "latency_s": 0.0}
         if agent in ("demand_taxonomy", "attribute_taxonomy", "dimension_refinement"):
-            subject = (cat,) if agent != "dimension_refinement" else (cat, sub)
+            subject = (category,) if agent != "dimension_refinement" else (category, sub)
             if (agent, subject) in done_subjects:
                 rec.update(status="skipped", error=f"same {'category' if len(subject) == 1 else 'subcategory'} as an earlier item")
                 out.append(rec)
                 continue
             done_subjects.add((agent, subject))
             if agent == "dimension_refinement":
-                parent = store.read_json(dataset, "knowledge", TAXONOMY)["categories"].get(cat, {})
+                parent = taxonomy["categories"].get(category, {})
                 res = {}
                 for persp in ("demand", "attribute"):
                     if parent.get(persp, {}).get("status") != "ok":
-                        raise ReaSeqError(f"no Layer 1 {persp} taxonomy for '{cat}': run `reaseq knowledge build "
-                                          f"--dataset {dataset} --category \"{cat}\"` first")
-                    res[persp] = agents.refinement_agent(ctx, ds, cat, sub, persp, parent[persp]["dimensions"])
+                        raise ReaSeqError(f"no Layer 1 {persp} taxonomy for '{category}': run `reaseq knowledge build "
+                                          f"--dataset {dataset} --category \"{category}\"` first")
+                    res[persp] = agents.refinement_agent(ctx, ds, category, sub, persp, parent[persp]["dimensions"])
                 ok = all(r["status"] == "ok" for r in res.values())
                 err = "; ".join(r["error"] for r in res.values() if r["error"]) or None
             else:
                 persp = "demand" if agent == "demand_taxonomy" else "attribute"
-                res = agents.taxonomy_agent(ctx, ds, cat, persp)
+                res = agents.taxonomy_agent(ctx, ds, category, persp)
                 ok, err = res["status"] == "ok", res["error"]
             rec.update(status="ok" if ok else "failed", output=res, error=None if ok else err)
         else:
             if agent == "item_knowledge":
-                st = (taxonomy or {}).get("categories", {}).get(cat, {}).get("subcategories", {}).get(sub)
+                st = taxonomy["categories"].get(category, {}).get("subcategories", {}).get(sub)
                 if not st or st["demand"]["status"] != "ok" or st["attribute"]["status"] != "ok":
-                    raise ReaSeqError(f"no refined taxonomy for '{cat} > {sub}': run `reaseq knowledge build "
-                                      f"--dataset {dataset} --category \"{cat}\"` first")
-                r = agents.item_knowledge_agent(ctx, item, f"{cat} > {sub}", st["demand"]["final"],
+                    raise ReaSeqError(f"no refined taxonomy for '{category} > {sub}': run `reaseq knowledge build "
+                                      f"--dataset {dataset} --category \"{category}\"` first")
+                r = agents.item_knowledge_agent(ctx, item, f"{category} > {sub}", st["demand"]["final"],
                                                 st["attribute"]["final"], fnames)
             else:
                 r = agents.single_agent(ctx, item, fnames)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from .. import catalogue as cat
 from ..errors import ReaSeqError
 from ..store import ArtifactStore
 
@@ -38,7 +39,7 @@ def _build(args) -> int:
 
 def _show(args) -> int:
     store = ArtifactStore(args.home)
-    df = store.read_parquet(args.dataset, "knowledge", "item_knowledge.parquet")
+    df = store.read(args.dataset, cat.ITEM_KNOWLEDGE)
     rows = df[df["item_id"] == args.item]
     if rows.empty:
         raise ReaSeqError(f"no knowledge for item '{args.item}' in dataset '{args.dataset}'")
@@ -57,7 +58,8 @@ def _show(args) -> int:
 def _calls(args) -> int:
     from ..llm.cache import read_call_log
     store = ArtifactStore(args.home)
-    for r in read_call_log(store.path(args.dataset, "knowledge", "llm_calls.jsonl"), limit=args.tail):
+    # require: no call log is an error naming the build command, not an empty listing
+    for r in read_call_log(store.require(args.dataset, cat.LLM_CALLS), limit=args.tail):
         print(f"--- {r['created']} {r['agent']} {r.get('subject')} attempt={r.get('attempt')} status={r['status']} "
               f"{r['prompt_tokens']}+{r['completion_tokens']} tok {r['latency_s']} s")
         if args.prompts:

@@ -6,10 +6,10 @@ prompts share their prefix (instructions + that subcategory's dimensions). The s
 on every k-th item, batched after each chunk of multi-agent items so the two templates do not evict each
 other's prefix from llama.cpp's KV cache on every item.
 
-Every LLM call goes through the call cache (knowledge/llm_calls.jsonl), so a re-run replays finished
-calls without the model and resumes at the first missing one. `item_knowledge.parquet`, `taxonomy.json`
-and `knowledge_summary.json` are rewritten atomically every `write_every` items and at the end; rows of
-items outside this run are kept.
+Every LLM call goes through the call cache (catalogue entry `llm_calls`), so a re-run replays finished
+calls without the model and resumes at the first missing one. The item knowledge, the taxonomy and the
+summary (entries `item_knowledge`, `taxonomy`, `knowledge_summary`) are rewritten atomically every
+`write_every` items and at the end; rows of items outside this run are kept.
 """
 from __future__ import annotations
 
@@ -26,20 +26,14 @@ from typing import Callable
 import pandas as pd
 from tqdm import tqdm
 
+from .. import catalogue as cat
 from ..errors import ReaSeqError
 from ..llm.cache import CallCache
 from ..store import ArtifactStore
 from . import agents, inputs
 from .templates import AGENTS, template_hash
 
-STAGE = "knowledge"
-CALLS = "llm_calls.jsonl"
-ITEMS = "item_knowledge.parquet"
-TAXONOMY = "taxonomy.json"
-SUMMARY = "knowledge_summary.json"
-ROW_COLUMNS = ["item_id", "setup", "status", "failure_reason", "user_demand", "product_attribute", "grounding_rate",
-               "template_hash", "model", "created", "primary_category", "sub_category", "dimensions_demand",
-               "dimensions_attribute", "attempts", "latency_s", "completion_tokens", "backend"]
+ROW_COLUMNS = list(cat.ITEM_KNOWLEDGE.columns)     # the catalogue declares the row shape, in file order
 
 
 def _now() -> str:
@@ -61,20 +55,21 @@ class BuildConfig:
 
 
 def call_cache(store: ArtifactStore, dataset: str) -> CallCache:
-    return CallCache(store.path(dataset, STAGE, CALLS))
+    """The dataset's call log (appended line by line by CallCache, so it is opened at its path)."""
+    return CallCache(store.path(dataset, cat.LLM_CALLS))
 
 
 def _load_rows(store: ArtifactStore, dataset: str) -> dict[tuple[str, str], dict]:
-    if not store.exists(dataset, STAGE, ITEMS):
+    if not store.exists(dataset, cat.ITEM_KNOWLEDGE):      # a first run starts from no rows
         return {}
-    df = store.read_parquet(dataset, STAGE, ITEMS)
+    df = store.read(dataset, cat.ITEM_KNOWLEDGE)
     return {(r["item_id"], r["setup"]): r for r in df.to_dict("records")}
 
 
 def _load_taxonomy(store: ArtifactStore, dataset: str) -> dict:
-    if not store.exists(dataset, STAGE, TAXONOMY):
+    if not store.exists(dataset, cat.TAXONOMY):            # a first run starts from no taxonomy
         return {"categories": {}}
-    return store.read_json(dataset, STAGE, TAXONOMY)
+    return store.read(dataset, cat.TAXONOMY)
 
 
 class KnowledgeBuild:
@@ -129,26 +124,26 @@ class KnowledgeBuild:
                 df[c] = None
         df = df[ROW_COLUMNS].sort_values(["setup", "primary_category", "item_id"]).reset_index(drop=True)
         prov = self.provenance()
-        self.store.write_parquet(self.ds.name, STAGE, ITEMS, df, prov)
+        self.store.write(self.ds.name, cat.ITEM_KNOWLEDGE, df, prov)
         self.taxonomy["templates"] = self.template_hashes
         self.taxonomy["model"] = self.model_info()
-        self.store.write_json(self.ds.name, STAGE, TAXONOMY, self.taxonomy, prov)
+        self.store.write(self.ds.name, cat.TAXONOMY, self.taxonomy, prov)
         from .summary import knowledge_summary
         totals = self.ds.items["primary_category"].value_counts().to_dict()
-        self.store.write_json(self.ds.name, STAGE, SUMMARY, knowledge_summary(df, self.cache.path, totals), prov)
+        self.store.write(self.ds.name, cat.KNOWLEDGE_SUMMARY, knowledge_summary(df, self.cache.path, totals), prov)
 
     # ---- layers ----------------------------------------------------------------------------------
     def category_taxonomy(self, category: str) -> dict:
-        cat = self.taxonomy["categories"].setdefault(category, {"subcategories": {}})
+        node = self.taxonomy["categories"].setdefault(category, {"subcategories": {}})
         for persp in ("demand", "attribute"):
-            cat[persp] = agents.taxonomy_agent(self.ctx, self.ds, category, persp)
-        return cat
+            node[persp] = agents.taxonomy_agent(self.ctx, self.ds, category, persp)
+        return node
 
     def subcategory_taxonomy(self, category: str, subcategory: str) -> dict:
-        cat = self.taxonomy["categories"][category]
+        node = self.taxonomy["categories"][category]
         sub = {}
         for persp in ("demand", "attribute"):
-            parent = cat[persp]
+            parent = node[persp]
             if parent["status"] != "ok":
                 sub[persp] = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "failed",
                               "error": f"parent {persp} taxonomy failed: {parent['error']}"}
@@ -164,7 +159,7 @@ class KnowledgeBuild:
                               "fallback": f"inherited the parent taxonomy; refinement failed after "
                                           f"{sub[persp]['attempts']} attempts: {sub[persp]['error']}",
                               "error": None}
-        cat["subcategories"][subcategory] = sub
+        node["subcategories"][subcategory] = sub
         return sub
 
     def _row(self, item: dict, setup: str, category: str, subcategory: str, result: dict,

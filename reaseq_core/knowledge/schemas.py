@@ -106,8 +106,8 @@ def repair_labels(raw: str, schema_model, labels_of, drop, forbidden: set[str], 
     from ..llm.structured import parse_json_tolerant
     try:
         ans = schema_model.model_validate(parse_json_tolerant(raw))
-    except (ValueError, Exception):  # noqa: BLE001 - anything unparseable is simply not repairable
-        return None
+    except ValueError:   # not JSON, or not the schema (pydantic's ValidationError is a ValueError): not repairable,
+        return None      # and the caller keeps the attempt's own failure reason
     bad = [x for x in labels_of(ans) if _norm(x) in forbidden]
     keep = [x for x in labels_of(ans) if _norm(x) not in forbidden]
     if not bad or len(keep) < min_left or len({_norm(x) for x in keep}) != len(keep):
@@ -127,8 +127,8 @@ def repair_refinement(raw: str, perspective: str, also_forbidden: set[str]):
     try:
         from ..llm.structured import parse_json_tolerant
         check_refinement(RefinementAnswer.model_validate(parse_json_tolerant(raw)))
-    except Exception:  # noqa: BLE001 - only answers that break nothing but the label rule are repaired
-        return None
+    except ValueError:   # unparseable, off-schema or InvalidOutput: only answers that break nothing but the label
+        return None      # rule are repaired; the caller keeps the attempt's own failure reason
     return repair_labels(raw, RefinementAnswer, lambda a: [d.label for d in a.dimensions],
                          lambda a, bad: a.model_copy(update={
                              "dimensions": [d for d in a.dimensions if _norm(d.label) not in bad],

@@ -2,25 +2,25 @@
 reasons, grounding rate per setup, measured items/hour."""
 from __future__ import annotations
 
+from .. import catalogue as cat
 from ..store import ArtifactStore
 
 
 def status(store: ArtifactStore, dataset: str) -> dict | None:
-    if not store.exists(dataset, "knowledge", "knowledge_summary.json"):
+    if not store.exists(dataset, cat.KNOWLEDGE_SUMMARY):      # the stage has not run: nothing to report
         return None
-    s = store.read_json(dataset, "knowledge", "knowledge_summary.json")
+    s = store.read(dataset, cat.KNOWLEDGE_SUMMARY)
     out: dict = {}
-    for cat, setups in sorted(s.get("categories", {}).items()):
+    for category, setups in sorted(s["categories"].items()):
         for setup, f in setups.items():
             total = f.get("items_total")
-            out[f"{cat} / {setup}"] = (f"{f['items_ok']} ok" + (f" of {total}" if total else "")
-                                       + f", {f['items_failed']} failed")
-    for setup, f in s.get("setups", {}).items():
+            out[f"{category} / {setup}"] = (f"{f['items_ok']} ok" + (f" of {total}" if total else "")
+                                            + f", {f['items_failed']} failed")
+    for setup, f in s["setups"].items():
         out[f"grounding rate ({setup})"] = f.get("grounding_rate")
         out[f"items/hour ({setup})"] = f.get("items_per_hour")
         out[f"generated tokens/s ({setup})"] = f.get("generated_tokens_per_s")
         if f.get("failure_reasons"):
             out[f"failure reasons ({setup})"] = f["failure_reasons"]
-    if "call_log" in s:
-        out["llm calls"] = s["call_log"]["calls"]
+    out["llm calls"] = s["call_log"]["calls"]
     return out

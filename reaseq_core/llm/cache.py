@@ -1,6 +1,6 @@
 """The content-addressed call cache, which is also the call log.
 
-Every LLM call is one JSON line appended to `llm_calls.jsonl`:
+Every LLM call is one JSON line appended to the call log (catalogue entry `llm_calls`):
     key, agent, subject, attempt, backend, model, model_hash, params, prompt, response,
     prompt_tokens, completion_tokens, latency_s, status ("ok" | "invalid" | "error"), error, created
 The key is sha256 over (backend, model, model hash, messages, params): the same question to the same
@@ -107,11 +107,12 @@ def read_call_log(path: str | os.PathLike, limit: int | None = None) -> list[dic
         return []
     out = []
     with open(path, "rb") as fh:
-        for raw in fh:
+        for lineno, raw in enumerate(fh, 1):
             if not raw.endswith(b"\n"):
-                break
+                break          # a write in progress (or killed): CallCache cuts it off on its next open
             try:
                 out.append(json.loads(raw))
-            except json.JSONDecodeError:
-                continue
+            except json.JSONDecodeError as e:
+                from ..errors import DataError
+                raise DataError(path, f"corrupt call-log line ({e.msg})", row=lineno) from None
     return out[-limit:] if limit else out
