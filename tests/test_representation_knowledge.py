@@ -6,6 +6,7 @@ the tables with the real encoder and the real dataset, and says nothing about th
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -13,14 +14,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reaseq_core.errors import DataError
+from reaseq_core import catalogue as cat
+from reaseq_core.errors import DataError, MissingArtifact
 from reaseq_core.representation import retrieval_metrics as rm
 from reaseq_core.representation.encoder import encode
-from reaseq_core.representation.knowledge_vectors import (build_knowledge_vectors, knowledge_texts, load_vectors,
-                                                          parse_entries, perspective_text)
+from reaseq_core.representation.item_space import load_item_space
+from reaseq_core.representation.knowledge_vectors import (build_knowledge_vectors, dataset_with_clean_text,
+                                                          knowledge_texts, parse_entries, perspective_text)
 from reaseq_core.representation.status import status
 from reaseq_core.representation.tables import (ARM_LABELS, POOL_LABELS, SUBSET_CATALOGUE_LABEL, build_tables,
                                                hr_users)
+from reaseq_core.representation.title_vectors import build_title_vectors
 from reaseq_core.store import ArtifactStore
 
 LIGHT_BLUE = ["B000AQF50Y", "B000Q0VBOS", "B000VOPG0E", "B000WZR1R8"]   # one product line (proxy)
@@ -37,7 +41,11 @@ def _row(item, setup, ud, pa, status="ok", reason=None):
     return {"item_id": item, "setup": setup, "status": status, "failure_reason": reason,
             "user_demand": json.dumps(ud), "product_attribute": json.dumps(pa),
             "grounding_rate": float(np.mean(flags)) if flags else float("nan"), "template_hash": "fixture",
-            "model": "hand-written-test-fixture", "created": "2026-11-27T00:00:00+00:00"}
+            "model": "hand-written-test-fixture", "created": "2026-11-27T00:00:00+00:00",
+            "primary_category": "Fragrance", "sub_category": "fixture",
+            "dimensions_demand": json.dumps([e["dimension"] for e in ud]),
+            "dimensions_attribute": json.dumps([e["dimension"] for e in pa]), "attempts": 1, "latency_s": 0.0,
+            "completion_tokens": 0, "backend": "fixture"}
 
 
 def fixture_knowledge() -> pd.DataFrame:
@@ -63,13 +71,27 @@ def fixture_knowledge() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def fragrance_ids(beauty) -> set[str]:
+    return set(beauty.items.loc[beauty.items["primary_category"] == "Fragrance", "item_id"])
+
+
+@pytest.fixture(scope="module")
+def data_only_store(beauty, tmp_store, tmp_path_factory):
+    """A private store holding only the real Beauty data."""
+    store = ArtifactStore(tmp_path_factory.mktemp("representation_data_only"))
+    shutil.copytree(tmp_store.stage_dir("beauty", "data"), store.stage_dir("beauty", "data"))
+    return store
+
+
 @pytest.fixture(scope="module")
 def kstore(beauty, tmp_store, tmp_path_factory):
-    """A private store holding the real Beauty data and the fixture knowledge."""
+    """A private store holding the real Beauty data, title vectors of the Fragrance items (the tests' pool: the
+    whole catalogue would cost minutes of CPU) and the fixture knowledge."""
     store = ArtifactStore(tmp_path_factory.mktemp("representation_artifacts"))
     shutil.copytree(tmp_store.stage_dir("beauty", "data"), store.stage_dir("beauty", "data"))
-    store.write_parquet("beauty", "knowledge", "item_knowledge.parquet", fixture_knowledge(),
-                        {"note": "hand-written test fixture"})
+    items = beauty.items[beauty.items["item_id"].isin(fragrance_ids(beauty))]
+    build_title_vectors(dataset_with_clean_text(dataclasses.replace(beauty, items=items)), store, show_progress=False)
+    store.write("beauty", cat.ITEM_KNOWLEDGE, fixture_knowledge(), {"note": "hand-written test fixture"})
     return store
 
 
@@ -104,22 +126,34 @@ def test_malformed_knowledge_names_row_and_field():
 
 def test_h_is_the_sum_of_the_two_perspective_embeddings(beauty, kstore):
     report = build_knowledge_vectors(beauty, kstore)
-    assert report["knowledge_vectors.npz"]["items"] == 6 and report["single_agent_vectors.npz"]["items"] == 4
-    ids, h = load_vectors("beauty", "knowledge_vectors.npz", kstore)
+    assert report["knowledge_vectors"]["items"] == 6 and report["single_agent_vectors"]["items"] == 4
+    z = kstore.read("beauty", cat.KNOWLEDGE_VECTORS)
+    ids, h = z["item_ids"], z["vectors"]
     assert ids.tolist() == LIGHT_BLUE + [PRADA, VERSACE] and h.shape == (6, 384)
     expected = encode(["Scent Mood: sweet, caramel"]) + encode(["Concentration: eau de parfum"])
     np.testing.assert_allclose(h[4], expected[0], atol=1e-5)
     norms = np.linalg.norm(h, axis=1)
     assert (norms > 1.0).all() and (norms <= 2.0 + 1e-5).all()     # sum of two unit vectors, not renormalised
-    ids2, tm = load_vectors("beauty", "title_makr_vectors.npz", kstore)
-    assert ids2.tolist() == ids.tolist()
-    np.testing.assert_allclose(np.linalg.norm(tm, axis=1), 1.0, atol=1e-5)
+    tm = kstore.read("beauty", cat.TITLE_MAKR_VECTORS)
+    assert tm["item_ids"].tolist() == ids.tolist()
+    np.testing.assert_allclose(np.linalg.norm(tm["vectors"], axis=1), 1.0, atol=1e-5)
+    # the knowledge space: h normalised once, every other item keeps its title vector (item_space's rule)
+    space = load_item_space("beauty", "knowledge", kstore)
+    assert space.coverage()["knowledge"] == 6 and space.coverage()["items"] == len(fragrance_ids(beauty))
+    np.testing.assert_allclose(space.vectors[space.rows([PRADA])[0]], h[4] / np.linalg.norm(h[4]), atol=1e-6)
+    assert space.knowledge_only().item_ids.tolist() == sorted(ids.tolist(), key=space.item_ids.tolist().index)
 
 
 @pytest.fixture(scope="module")
 def tables(beauty, kstore):
-    fragrance = set(beauty.items.loc[beauty.items["primary_category"] == "Fragrance", "item_id"])
+    fragrance = fragrance_ids(beauty)
     return build_tables(beauty, kstore, item_subset=fragrance), fragrance
+
+
+def test_tables_need_the_title_vectors(beauty, data_only_store):
+    """No silent re-encoding: without the title space the tables name the command that builds it."""
+    with pytest.raises(MissingArtifact, match="reaseq represent build --dataset beauty --title-only"):
+        build_tables(beauty, data_only_store, item_subset=fragrance_ids(beauty))
 
 
 def test_tables_pools_arms_and_counts(beauty, kstore, tables):
@@ -165,9 +199,11 @@ def test_tables_carry_their_protocol_and_are_stored(beauty, kstore, tables):
     assert any("MiniLM" in d for d in t1.deviations) and any("I2T" in d for d in t1.deviations)
     assert any("hand-written-test-fixture" in d for d in t1.deviations)        # the model that made the knowledge
     assert any("256 word pieces are truncated" in d for d in t1.deviations)
-    stored = kstore.read_json("beauty", "representation", "table1_hr.json")
-    assert stored["rows"] == json.loads(json.dumps(t1.rows))
-    assert "product line" in kstore.read_json("beauty", "representation", "table2_smhr.json")["protocol"]
+    stored = kstore.read("beauty", cat.TABLE1_HR)
+    assert stored["rows"] == json.loads(json.dumps(t1.rows)) and stored["name"] == "table1_hr"
+    assert "product line" in kstore.read("beauty", cat.TABLE2_SMHR)["protocol"]
+    prov = kstore.provenance("beauty", cat.TABLE1_HR)
+    assert prov["knowledge"]["title_space"]["items"] == len(tables[1]) and prov["config"]["bootstrap"] == 1000
 
 
 def test_figure7_examples(tables):
@@ -203,10 +239,10 @@ def test_hr_users_rule_by_hand():
 
 def test_catalogue_hr_matches_a_brute_force_numpy_ranking(beauty, kstore, tables):
     """The faiss path against an independent argsort over all cosine similarities (Fragrance pool)."""
-    from reaseq_core.representation.tables import title_vectors_for
     out, fragrance = tables
     ids = sorted(fragrance)
-    v = rm.normalise(title_vectors_for(beauty, kstore, ids))
+    space = load_item_space("beauty", "title", kstore)
+    v = rm.normalise(space.vectors[space.rows(ids)])
     users, hists, targets, _ = hr_users(beauty.sequences(), ids)
     ks = np.array([30, 50, 100, 200])
     hits = np.zeros((len(users), len(ks)), bool)
@@ -217,3 +253,17 @@ def test_catalogue_hr_matches_a_brute_force_numpy_ranking(beauty, kstore, tables
         hits[u] = rank < ks
     row = out["table1"].rows[0]
     assert [row[f"HR@{k}"] for k in ks] == pytest.approx(list(100 * hits.mean(axis=0)), abs=1e-3)
+
+
+def test_small_run_is_written_beside_the_full_one(beauty, kstore, tables):
+    """`run=cat.SMALL_RUN` writes the same entries under <stage>/small/, leaving the full run's files alone."""
+    from reaseq_core.representation.tables import TablesConfig
+    full = kstore.path("beauty", cat.TABLE1_HR).read_bytes()
+    out = build_tables(beauty, kstore, item_subset=set(LIGHT_BLUE + [PRADA, VERSACE]), run=cat.SMALL_RUN,
+                       cfg=TablesConfig(bootstrap=20))
+    assert kstore.path("beauty", cat.TABLE1_HR).read_bytes() == full
+    small = kstore.read("beauty", cat.TABLE1_HR, run=cat.SMALL_RUN)
+    assert small["name"] == "table1_hr" and small["rows"] == json.loads(json.dumps(out["table1"].rows))
+    assert kstore.path("beauty", cat.FIGURE7_EXAMPLES, run=cat.SMALL_RUN).parent.name == cat.SMALL_RUN
+    assert kstore.read("beauty", cat.FIGURE7_EXAMPLES, run=cat.SMALL_RUN)["items"] == 4
+    assert kstore.provenance("beauty", cat.TABLE2_SMHR, run=cat.SMALL_RUN)["config"]["bootstrap"] == 20

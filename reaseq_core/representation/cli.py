@@ -1,6 +1,7 @@
 """`reaseq represent build | tables`: item vectors (paper 2.1.2) and the Tables 1-2 analogues (4.1.1)."""
 from __future__ import annotations
 
+from .. import catalogue as cat
 from ..data import load_dataset
 from ..store import ArtifactStore
 
@@ -13,23 +14,22 @@ def small_subset(dataset) -> set[str]:
 
 
 def _build(args) -> int:
-    from .knowledge_vectors import KNOWLEDGE_ARTIFACT, build_knowledge_vectors, dataset_with_clean_text
+    from .knowledge_vectors import build_knowledge_vectors, dataset_with_clean_text
     from .title_vectors import build_title_vectors
     store = ArtifactStore(args.home)
     ds = load_dataset(args.dataset, store)
     arrays = build_title_vectors(dataset_with_clean_text(ds), store)
-    print(f"title vectors: {len(arrays['item_ids']):,} items -> "
-          f"{store.path(ds.name, 'representation', 'title_vectors.npz')}")
+    print(f"title vectors: {len(arrays['item_ids']):,} items -> {store.path(ds.name, cat.TITLE_VECTORS)}")
     if args.title_only:
         return 0
-    if not store.exists(ds.name, "knowledge", KNOWLEDGE_ARTIFACT):
-        print(f"no knowledge yet ({KNOWLEDGE_ARTIFACT} missing): knowledge vectors skipped; "
-              f"run `reaseq knowledge build --dataset {ds.name}` first")
+    if not store.exists(ds.name, cat.ITEM_KNOWLEDGE):      # knowledge is optional: say so and stop here
+        print(f"no knowledge yet ({store.path(ds.name, cat.ITEM_KNOWLEDGE)} missing): knowledge vectors skipped; "
+              f"run `{cat.ITEM_KNOWLEDGE.producing_command(ds.name)}` first")
         return 0
-    for name, rep in build_knowledge_vectors(ds, store).items():
+    for key, rep in build_knowledge_vectors(ds, store).items():
         skipped = ", ".join(f"{k} {v}" for k, v in rep["skipped"].items() if v) or "none"
         state = f"{rep['items']:,} items" if rep["items"] else "no items with usable knowledge: not written"
-        print(f"{name}: {state} (left out: {skipped})")
+        print(f"{key}: {state} (left out: {skipped})")
     return 0
 
 
@@ -38,12 +38,12 @@ def _tables(args) -> int:
     store = ArtifactStore(args.home)
     ds = load_dataset(args.dataset, store)
     subset = small_subset(ds) if args.small else None
-    out = build_tables(ds, store, item_subset=subset, prefix="small_" if args.small else "")
+    out = build_tables(ds, store, item_subset=subset, run=cat.SMALL_RUN if args.small else None)
     print(out["table1"].to_markdown())
     print(out["table2"].to_markdown())
     fig7 = out["figure7"]
     print(f"figure 7 examples: {fig7['items'] if fig7 else 0} items with multi- and single-agent knowledge")
-    print(f"written to {store.stage_dir(ds.name, 'representation')}")
+    print(f"written to {store.path(ds.name, cat.TABLE1_HR, run=cat.SMALL_RUN if args.small else None).parent}")
     return 0
 
 
@@ -57,5 +57,5 @@ def register(sub) -> None:
     t = rsub.add_parser("tables", help="HR@k (Table 1) and SM-HR@k (Table 2) per arm, and the Figure 7 examples")
     t.add_argument("--dataset", default="beauty")
     t.add_argument("--small", action="store_true",
-                   help=f"only the {SMALL_CATEGORY} category; writes small_table1_hr.json etc. beside the full ones")
+                   help=f"only the {SMALL_CATEGORY} category; written as the '{cat.SMALL_RUN}' run, beside the full one")
     t.set_defaults(func=_tables)

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import catalogue as cat
+from .item_space import l2_normalise
+
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 
@@ -54,6 +57,11 @@ class EmbeddingCache:
             self._con.commit()
 
 
+def embedding_cache(store, dataset: str) -> EmbeddingCache:
+    """The one embedding cache of a dataset (catalogue entry `embedding_cache`), shared by every arm."""
+    return EmbeddingCache(store.path(dataset, cat.EMBEDDING_CACHE))
+
+
 def encode(texts: list[str], cache: EmbeddingCache | None = None, batch_size: int = 256,
            normalize: bool = True, show_progress: bool = False) -> np.ndarray:
     """Phi(texts) as float32 [n, 384]; L2-normalised unless normalize=False."""
@@ -70,6 +78,4 @@ def encode(texts: list[str], cache: EmbeddingCache | None = None, batch_size: in
             cache.put_many(new)
         found.update(new)
     out = np.stack([found[k] for k in keys]) if keys else np.zeros((0, DIM), np.float32)
-    if normalize:
-        out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-    return out.astype(np.float32)
+    return l2_normalise(out) if normalize else out.astype(np.float32)

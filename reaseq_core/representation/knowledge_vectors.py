@@ -10,7 +10,7 @@ with "dimension: kw1, kw2, kw3" for delta (+) w and "; " between dimensions. Phi
 all-MiniLM-L6-v2 (encoder.py), whose own output is L2-normalised before the sum, so h has norm in
 [0, 2]; it is stored unnormalised, as the paper defines it (cosine = normalise first).
 
-Knowledge comes from knowledge/item_knowledge.parquet (one row per item and setup, "multi_agent" =
+Knowledge comes from the knowledge stage's `item_knowledge` (one row per item and setup, "multi_agent" =
 MAKR, "single_agent" = the Figure 7 foil). Only rows with status "ok" and at least one entry with
 keywords in each perspective get a vector; the rest are counted, not guessed.
 
@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import catalogue as cat
 from ..errors import DataError
 from ..store import ArtifactStore
-from .encoder import MODEL_NAME, EmbeddingCache, encode
+from .encoder import DIM, MODEL_NAME, EmbeddingCache, embedding_cache, encode
 from .title_vectors import title_text
 
-KNOWLEDGE_ARTIFACT = "item_knowledge.parquet"
-SETUPS = {"multi_agent": "knowledge_vectors.npz", "single_agent": "single_agent_vectors.npz"}
-TITLE_MAKR_ARTIFACT = "title_makr_vectors.npz"
+SETUPS = {"multi_agent": cat.KNOWLEDGE_VECTORS, "single_agent": cat.SINGLE_AGENT_VECTORS}   # setup -> its vectors
 PERSPECTIVES = ("user_demand", "product_attribute")
 
 
@@ -79,16 +78,17 @@ class KnowledgeTexts:
 
 
 def read_knowledge(store: ArtifactStore, dataset: str) -> pd.DataFrame:
-    """knowledge/item_knowledge.parquet (MissingArtifact naming `reaseq knowledge build` when absent)."""
-    df = store.read_parquet(dataset, "knowledge", KNOWLEDGE_ARTIFACT)
-    missing = {"item_id", "setup", "status", *PERSPECTIVES} - set(df.columns)
-    if missing:
-        raise DataError(store.path(dataset, "knowledge", KNOWLEDGE_ARTIFACT),
-                        f"missing columns {sorted(missing)}", expected="the artifact contract's columns")
-    return df
+    """The item knowledge (MissingArtifact naming `reaseq knowledge build` when absent; the store checks the
+    catalogue's columns, so a file without item_id / setup / status / the perspectives never gets here)."""
+    return store.read(dataset, cat.ITEM_KNOWLEDGE)
 
 
-def knowledge_texts(knowledge: pd.DataFrame, setup: str, where: str = KNOWLEDGE_ARTIFACT,
+def knowledge_where(store: ArtifactStore, dataset: str) -> str:
+    """The item-knowledge file, as error messages about its rows name it."""
+    return str(store.path(dataset, cat.ITEM_KNOWLEDGE))
+
+
+def knowledge_texts(knowledge: pd.DataFrame, setup: str, where: str = cat.ITEM_KNOWLEDGE.filename,
                     item_pool: set[str] | None = None) -> KnowledgeTexts:
     """t^u and t^p for every item of `setup` whose row is ok and has keywords in both perspectives.
 
@@ -126,7 +126,7 @@ def knowledge_texts(knowledge: pd.DataFrame, setup: str, where: str = KNOWLEDGE_
 def knowledge_vectors(texts: KnowledgeTexts, cache: EmbeddingCache | None = None) -> np.ndarray:
     """h = Phi(t^u) + Phi(t^p), float32 [n, 384], unnormalised (as in the paper)."""
     if not texts.item_ids:
-        return np.zeros((0, 384), np.float32)
+        return np.zeros((0, DIM), np.float32)
     return (encode(texts.t_u, cache=cache) + encode(texts.t_p, cache=cache)).astype(np.float32)
 
 
@@ -161,48 +161,36 @@ def title_makr_vectors(items: pd.DataFrame, texts: KnowledgeTexts, cache: Embedd
     return encode([title_makr_text(r, u, p) for r, u, p in zip(rows, texts.t_u, texts.t_p)], cache=cache)
 
 
-def embedding_cache(store: ArtifactStore, dataset: str) -> EmbeddingCache:
-    """The one embedding cache of a dataset (shared with title_vectors.py)."""
-    return EmbeddingCache(store.path(dataset, "representation", "embedding_cache.sqlite"))
-
-
 def build_knowledge_vectors(dataset, store: ArtifactStore | None = None) -> dict[str, dict]:
-    """Write knowledge_vectors.npz / single_agent_vectors.npz (and title_makr_vectors.npz) where knowledge exists.
+    """Write the knowledge vectors of both setups (and the title + MAKR vectors) where knowledge exists.
 
-    Returns {artifact name: {"items": n, "skipped": {...}}}; an empty setup writes nothing.
+    Returns {catalogue key: {"items": n, "skipped": {...}}}; an empty setup writes nothing.
     """
     store = store or ArtifactStore()
     knowledge = read_knowledge(store, dataset.name)
-    where = str(store.path(dataset.name, "knowledge", KNOWLEDGE_ARTIFACT))
-    kprov = store.provenance(dataset.name, "knowledge", KNOWLEDGE_ARTIFACT)
+    where = knowledge_where(store, dataset.name)
+    kprov = store.provenance(dataset.name, cat.ITEM_KNOWLEDGE)
     pool = set(dataset.items["item_id"].astype(str))
     cache = embedding_cache(store, dataset.name)
     report = {}
-    for setup, name in SETUPS.items():
+    for setup, art in SETUPS.items():
         texts = knowledge_texts(knowledge, setup, where, pool)
-        report[name] = {"items": len(texts.item_ids), "skipped": texts.skipped}
+        report[art.key] = {"items": len(texts.item_ids), "skipped": texts.skipped}
         if not texts.item_ids:
             continue
         prov = {"encoder": MODEL_NAME, "setup": setup, "items": len(texts.item_ids), "skipped": texts.skipped,
                 "knowledge_created": kprov.get("created"), "knowledge_code_version": kprov.get("code_version"),
                 "template_hashes": sorted({str(h) for h in knowledge.loc[knowledge["setup"] == setup, "template_hash"]
                                            .dropna()}) if "template_hash" in knowledge.columns else []}
-        store.write_numpy(dataset.name, "representation", name,
-                          {"item_ids": np.array(texts.item_ids, dtype=str),
-                           "vectors": knowledge_vectors(texts, cache)},
-                          {**prov, "text": "h = Phi(t_u) + Phi(t_p); t = 'dimension: keywords' joined by '; '",
-                           "normalised": False})
+        store.write(dataset.name, art,
+                    {"item_ids": np.array(texts.item_ids, dtype=str), "vectors": knowledge_vectors(texts, cache)},
+                    {**prov, "text": "h = Phi(t_u) + Phi(t_p); t = 'dimension: keywords' joined by '; '",
+                     "normalised": False})
         if setup == "multi_agent":
-            store.write_numpy(dataset.name, "representation", TITLE_MAKR_ARTIFACT,
-                              {"item_ids": np.array(texts.item_ids, dtype=str),
-                               "vectors": title_makr_vectors(dataset.items, texts, cache)},
-                              {**prov, "text": "Phi(title + brand + category path . User demand: t_u . "
-                                               "Product attributes: t_p)", "normalised": True})
-            report[TITLE_MAKR_ARTIFACT] = {"items": len(texts.item_ids), "skipped": texts.skipped}
+            store.write(dataset.name, cat.TITLE_MAKR_VECTORS,
+                        {"item_ids": np.array(texts.item_ids, dtype=str),
+                         "vectors": title_makr_vectors(dataset.items, texts, cache)},
+                        {**prov, "text": "Phi(title + brand + category path . User demand: t_u . "
+                                         "Product attributes: t_p)", "normalised": True})
+            report[cat.TITLE_MAKR_VECTORS.key] = {"items": len(texts.item_ids), "skipped": texts.skipped}
     return report
-
-
-def load_vectors(dataset_name: str, name: str, store: ArtifactStore | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(item_ids, vectors) of one representation artifact; MissingArtifact names `reaseq represent build`."""
-    z = (store or ArtifactStore()).read_numpy(dataset_name, "representation", name)
-    return z["item_ids"], z["vectors"]

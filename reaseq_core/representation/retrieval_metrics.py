@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .item_space import l2_normalise
+
 HR_KS = (30, 50, 100, 200, 500, 1000, 2000)        # Table 1
 SM_HR_KS = (1, 5, 10, 30, 50, 100, 200)            # Table 2
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
-    v = np.asarray(vectors, dtype=np.float32)
-    return np.ascontiguousarray(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
+    """L2-normalised (item_space's one normaliser), C-contiguous for faiss."""
+    return np.ascontiguousarray(l2_normalise(vectors))
 
 
 def capped_ks(ks, pool_size: int) -> list[int]:

@@ -2,12 +2,13 @@
 and SM-HR@k (in %, with the item, user and query counts)."""
 from __future__ import annotations
 
+from .. import catalogue as cat
 from ..store import ArtifactStore
 from .tables import ARM_LABELS, POOL_LABELS, SUBSET_CATALOGUE_LABEL
 
 ARM_KEYS = {v: k for k, v in ARM_LABELS.items()}
 POOL_KEYS = {**{v: k for k, v in POOL_LABELS.items()}, SUBSET_CATALOGUE_LABEL: "catalogue"}
-VECTOR_ARTIFACTS = ("title_vectors.npz", "knowledge_vectors.npz", "single_agent_vectors.npz", "title_makr_vectors.npz")
+VECTOR_ARTIFACTS = (cat.TITLE_VECTORS, cat.KNOWLEDGE_VECTORS, cat.SINGLE_AGENT_VECTORS, cat.TITLE_MAKR_VECTORS)
 
 
 def _per_arm(table: dict, prefix: str, count_col: str) -> dict:
@@ -21,17 +22,15 @@ def _per_arm(table: dict, prefix: str, count_col: str) -> dict:
 
 
 def status(store: ArtifactStore, dataset: str) -> dict | None:
+    """Figures of the full run; each artifact not built yet is simply absent from them."""
     figures: dict = {}
-    for name in VECTOR_ARTIFACTS:
-        if store.exists(dataset, "representation", name):
-            prov = store.provenance(dataset, "representation", name)
-            figures[f"{name[:-4]}_items"] = prov.get("items")
-    if store.exists(dataset, "representation", "table1_hr.json"):
-        figures["hr_percent"] = _per_arm(store.read_json(dataset, "representation", "table1_hr.json"), "HR", "users")
-    if store.exists(dataset, "representation", "table2_smhr.json"):
-        figures["sm_hr_percent"] = _per_arm(store.read_json(dataset, "representation", "table2_smhr.json"),
-                                            "SM-HR", "queries")
-    if store.exists(dataset, "representation", "figure7_examples.json"):
-        fig7 = store.read_json(dataset, "representation", "figure7_examples.json")
-        figures["figure7_items"] = fig7["items"]
+    for art in VECTOR_ARTIFACTS:
+        if store.exists(dataset, art):
+            figures[f"{art.key}_items"] = store.provenance(dataset, art).get("items")
+    if store.exists(dataset, cat.TABLE1_HR):
+        figures["hr_percent"] = _per_arm(store.read(dataset, cat.TABLE1_HR), "HR", "users")
+    if store.exists(dataset, cat.TABLE2_SMHR):
+        figures["sm_hr_percent"] = _per_arm(store.read(dataset, cat.TABLE2_SMHR), "SM-HR", "queries")
+    if store.exists(dataset, cat.FIGURE7_EXAMPLES):
+        figures["figure7_items"] = store.read(dataset, cat.FIGURE7_EXAMPLES)["items"]
     return figures or None

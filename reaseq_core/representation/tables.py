@@ -15,25 +15,29 @@ one earlier item in the pool; their history is their earlier items restricted to
 Queries (SM-HR@k): every pool item with at least one product-line sibling in the pool (product_line.py).
 
 Nothing here is trained or sampled, so there are no seeds; the "_std" columns are bootstrap standard
-deviations of the mean over users (or queries), 1000 resamples with seed 0, paired across the arms of
-one pool, and "macro_delta_vs_title" is an arm's macro recall minus the title arm's on the same pool.
+deviations of the mean over users (or queries), TablesConfig.bootstrap resamples (1000, seed 0), paired
+across the arms of one pool, and "macro_delta_vs_title" is an arm's macro recall minus the title arm's on
+the same pool. The title arm reads the title space (item_space.py); knowledge arms are encoded from the
+knowledge texts through the same embedding cache. The words of the tables (protocols, deviations, the
+paper's own figures) live in report.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
+from .. import catalogue as cat
 from ..results import ResultTable, write_table
 from ..store import ArtifactStore
+from . import report
 from . import retrieval_metrics as rm
-from .encoder import MODEL_NAME, encode, load_encoder
-from .knowledge_vectors import (KNOWLEDGE_ARTIFACT, KnowledgeTexts, clean_item_row, embedding_cache,
-                                knowledge_texts, knowledge_vectors, parse_entries, read_knowledge, title_makr_text)
+from .encoder import MODEL_NAME, embedding_cache, encode, load_encoder
+from .item_space import ItemSpace, load_item_space
+from .knowledge_vectors import (KnowledgeTexts, knowledge_texts, knowledge_vectors, knowledge_where, parse_entries,
+                                read_knowledge, title_makr_text)
 from .product_line import product_lines
-from .title_vectors import ARTIFACT as TITLE_ARTIFACT
-from .title_vectors import title_text
 
 ARM_LABELS = {"title": "title-only: Phi(title + brand + category path)",
               "makr": "MAKR: Phi(t_u) + Phi(t_p), multi-agent knowledge",
@@ -43,24 +47,15 @@ POOL_LABELS = {"catalogue": "whole catalogue (reference)",
                "makr": "items with multi-agent knowledge",
                "makr_single": "items with multi- and single-agent knowledge"}
 SUBSET_CATALOGUE_LABEL = "all items of the small subset (reference)"
-BOOTSTRAP = 1000
-BOOTSTRAP_SEED = 0
 
-# The paper's own figures (Tables 1 and 2, in %), shown beside ours; they come from Taobao data.
-PAPER_TABLE1 = {"columns": ["Model", "HR@30", "HR@50", "HR@100", "HR@200", "HR@500", "HR@1000", "HR@2000",
-                            "Macro Recall"],
-                "rows": [["CNC", 5.8147, 7.4084, 9.8393, 12.8740, 17.5118, 21.6971, 26.3568, 10.7899],
-                         ["GME", 6.2504, 7.9256, 10.5449, 13.6865, 18.6276, 22.8668, 27.6842, 11.4249],
-                         ["GME + I2T + IUI", 7.8405, 10.0866, 13.7192, 17.9351, 24.4954, 29.9871, 35.9946, 14.8050],
-                         ["GME + I2T + IUI + MAKR", 8.4209, 10.8162, 14.6313, 19.0560, 25.8410, 31.6550, 37.8712,
-                          15.6966]]}
-PAPER_TABLE2 = {"columns": ["Model", "SM-HR@1", "SM-HR@5", "SM-HR@10", "SM-HR@30", "SM-HR@50", "SM-HR@100",
-                            "SM-HR@200", "Macro Recall"],
-                "rows": [["CNC", 24.0900, 38.4660, 43.7620, 51.8655, 55.6039, 60.6393, 65.6118, 56.9229],
-                         ["GME", 25.2850, 41.2064, 47.0972, 55.8767, 59.7959, 64.9361, 69.8381, 60.3689],
-                         ["GME + I2T + IUI", 28.3508, 45.8085, 51.9645, 60.9992, 65.0083, 70.2454, 75.1920, 65.2103],
-                         ["GME + I2T + IUI + MAKR", 24.6164, 42.4050, 49.2282, 59.2713, 63.6393, 69.2249, 74.3593,
-                          63.4745]]}
+
+@dataclass
+class TablesConfig:
+    """Settings of the Tables 1-2 evaluation (nothing is trained: the bootstrap is the only randomness)."""
+    bootstrap: int = 1000         # resamples of users (queries) behind every '_std' column
+    bootstrap_seed: int = 0
+    hr_ks: tuple[int, ...] = rm.HR_KS         # Table 1's k list, capped per pool
+    sm_hr_ks: tuple[int, ...] = rm.SM_HR_KS   # Table 2's k list, capped per pool
 
 
 @dataclass
@@ -108,16 +103,9 @@ def sm_hr_queries(pool_ids: list[str], line_of: dict[str, str]) -> tuple[np.ndar
 
 # ---- vectors per arm -----------------------------------------------------------------------------
 
-def title_vectors_for(dataset, store: ArtifactStore, item_ids: list[str]) -> np.ndarray:
-    """Title vectors of `item_ids`: from title_vectors.npz when built, else encoded now (same text, same cache)."""
-    if store.exists(dataset.name, "representation", TITLE_ARTIFACT):
-        z = store.read_numpy(dataset.name, "representation", TITLE_ARTIFACT)
-        row = {str(i): r for r, i in enumerate(z["item_ids"])}
-        if all(i in row for i in item_ids):
-            return z["vectors"][[row[i] for i in item_ids]]
-    items = dataset.items.set_index(dataset.items["item_id"].astype(str))
-    return encode([title_text(clean_item_row(items.loc[i].to_dict())) for i in item_ids],
-                  cache=embedding_cache(store, dataset.name), show_progress=len(item_ids) > 2000)
+def title_arm(space: ItemSpace, item_ids: list[str]) -> np.ndarray:
+    """Title vectors of `item_ids`, in that order (KeyError names an item the title space lacks)."""
+    return space.vectors[space.rows(item_ids)]
 
 
 def _subset(texts: KnowledgeTexts, keep: list[str]) -> KnowledgeTexts:
@@ -166,16 +154,17 @@ def _metric_cells(prefix: str, all_ks, ks: list[int], hits: np.ndarray, samples:
     return cells, macro
 
 
-def evaluate_pool(pool: Pool, sequences: dict[str, list[str]],
-                  line_of: dict[str, str]) -> tuple[list[dict], list[dict], dict]:
+def evaluate_pool(pool: Pool, sequences: dict[str, list[str]], line_of: dict[str, str],
+                  cfg: TablesConfig | None = None) -> tuple[list[dict], list[dict], dict]:
     """(Table 1 rows, Table 2 rows, counts) for every arm of one pool; the title arm must come first."""
+    cfg = cfg or TablesConfig()
     n = len(pool.item_ids)
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    rng = np.random.default_rng(cfg.bootstrap_seed)
     users, hists, targets, ucounts = hr_users(sequences, pool.item_ids)
     lines, queries = sm_hr_queries(pool.item_ids, line_of)
-    hr_ks, sm_ks = rm.capped_ks(rm.HR_KS, n), rm.capped_ks(rm.SM_HR_KS, n)
-    u_samples = rng.integers(0, max(len(users), 1), size=(BOOTSTRAP, len(users)))
-    q_samples = rng.integers(0, max(len(queries), 1), size=(BOOTSTRAP, len(queries)))
+    hr_ks, sm_ks = rm.capped_ks(cfg.hr_ks, n), rm.capped_ks(cfg.sm_hr_ks, n)
+    u_samples = rng.integers(0, max(len(users), 1), size=(cfg.bootstrap, len(users)))
+    q_samples = rng.integers(0, max(len(queries), 1), size=(cfg.bootstrap, len(queries)))
     counts = {"items": n, **ucounts, "sm_hr_queries": int(len(queries)), "hr_ks": hr_ks, "sm_hr_ks": sm_ks}
     t1, t2 = [], []
     base_hr = base_sm = None
@@ -183,8 +172,8 @@ def evaluate_pool(pool: Pool, sequences: dict[str, list[str]],
         hr = rm.hr_hits(vecs, hists, targets, hr_ks) if users and hr_ks else np.zeros((len(users), len(hr_ks)), bool)
         sm = rm.sm_hr_hits(vecs, lines, queries, sm_ks) if len(queries) and sm_ks else \
             np.zeros((len(queries), len(sm_ks)), bool)
-        c1, macro_hr = _metric_cells("HR", rm.HR_KS, hr_ks, hr, u_samples, None if arm == "title" else base_hr)
-        c2, macro_sm = _metric_cells("SM-HR", rm.SM_HR_KS, sm_ks, sm, q_samples, None if arm == "title" else base_sm)
+        c1, macro_hr = _metric_cells("HR", cfg.hr_ks, hr_ks, hr, u_samples, None if arm == "title" else base_hr)
+        c2, macro_sm = _metric_cells("SM-HR", cfg.sm_hr_ks, sm_ks, sm, q_samples, None if arm == "title" else base_sm)
         if arm == "title":
             base_hr, base_sm = macro_hr, macro_sm
         label = {"pool": pool.label, "arm": ARM_LABELS[arm], "items": n}
@@ -202,17 +191,22 @@ def _columns(prefix: str, ks, count_col: str) -> list[str]:
 
 def build_pools(dataset, store: ArtifactStore, knowledge: pd.DataFrame | None,
                 item_subset: set[str] | None = None) -> tuple[list[Pool], dict]:
-    """The catalogue pool (title arm) and the knowledge pools (every arm with knowledge on the same items)."""
+    """The catalogue pool (title arm) and the knowledge pools (every arm with knowledge on the same items).
+
+    The title space must exist (MissingArtifact names `reaseq represent build --title-only`): the title arm is
+    never re-encoded here, so every table reads the same vectors as ranking and GBR."""
     cache = embedding_cache(store, dataset.name)
+    title = load_item_space(dataset.name, "title", store)
     all_ids = sorted(dataset.items["item_id"].astype(str))
     if item_subset is not None:
         all_ids = [i for i in all_ids if i in item_subset]
-    pools = [Pool("catalogue", all_ids, {"title": title_vectors_for(dataset, store, all_ids)},
+    pools = [Pool("catalogue", all_ids, {"title": title_arm(title, all_ids)},
                   label="" if item_subset is None else SUBSET_CATALOGUE_LABEL)]
-    info: dict = {"knowledge_rows": 0}
+    info: dict = {"knowledge_rows": 0, "title_space": title.coverage()}
     if knowledge is None:
+        info["knowledge"] = "absent: only the catalogue pool (title arm) is evaluated"
         return pools, info
-    where = str(store.path(dataset.name, "knowledge", KNOWLEDGE_ARTIFACT))
+    where = knowledge_where(store, dataset.name)
     pool_set = set(all_ids)
     multi = knowledge_texts(knowledge, "multi_agent", where, pool_set)
     single = knowledge_texts(knowledge, "single_agent", where, pool_set)
@@ -229,7 +223,7 @@ def build_pools(dataset, store: ArtifactStore, knowledge: pd.DataFrame | None,
             continue
         m = _subset(multi, ids)
         tm_texts = [title_makr_text(items.loc[i].to_dict(), u, p) for i, u, p in zip(ids, m.t_u, m.t_p)]
-        arms = {"title": title_vectors_for(dataset, store, ids), "makr": knowledge_vectors(m, cache)}
+        arms = {"title": title_arm(title, ids), "makr": knowledge_vectors(m, cache)}
         if name == "makr_single":
             arms["single"] = knowledge_vectors(_subset(single, ids), cache)
         arms["title_makr"] = encode(tm_texts, cache=cache)
@@ -239,28 +233,6 @@ def build_pools(dataset, store: ArtifactStore, knowledge: pd.DataFrame | None,
                                        "title_makr_text": truncated_share(tm_texts),
                                        "max_seq_length": int(load_encoder().max_seq_length)}
     return pools, info
-
-
-def deviations(info: dict, n_items: int) -> list[str]:
-    trunc = info.get("truncated_share", {})
-    out = ["Encoder Phi = all-MiniLM-L6-v2 (22M parameters, text only), not CN-CLIP-0.2B or GME-3B; no image "
-           "encoder (no product images are used)",
-           "No I2T or IUI fine-tuning: every arm uses the frozen pre-trained encoder",
-           f"Knowledge generated by {', '.join(info.get('models') or ['(no knowledge yet)'])}, not the paper's "
-           "LLM; the Layer-1 demand taxonomy reasons from category paths and titles (Beauty has no user queries)",
-           f"Knowledge covers {info.get('multi_agent_items', 0)} (multi-agent) and {info.get('single_agent_items', 0)} "
-           f"(single-agent) of {n_items} items: each knowledge comparison is restricted to the items having "
-           "knowledge in every arm it compares (items column); the title arm alone also runs on the whole catalogue",
-           "HR@k users: real 5-core review sequences (target = last item, history = earlier items in the pool), not "
-           "sampled Taobao impressions; k capped by pool size - 1",
-           "SM-HR@k: a product-line proxy (same brand + leaf category + title-token overlap) replaces SPU ids; "
-           "it is derived from title tokens, which favours the title arm",
-           "Exact cosine search (faiss IndexFlatIP) instead of approximate search"]
-    if trunc:
-        out.append(f"Texts longer than the encoder's {trunc['max_seq_length']} word pieces are truncated: "
-                   f"{trunc['t_u']:.1%} of t_u, {trunc['t_p']:.1%} of t_p, {trunc['title_makr_text']:.1%} of "
-                   "title + MAKR texts")
-    return out
 
 
 def figure7_examples(dataset, knowledge: pd.DataFrame, where: str, item_subset: set[str] | None = None) -> dict:
@@ -315,74 +287,60 @@ def figure7_examples(dataset, knowledge: pd.DataFrame, where: str, item_subset: 
     return {"dataset": dataset.name, "dataset_hash": dataset.card["content_hash"], "items": len(examples),
             "items_with_both_setups_attempted": len(pairs),
             "items_with_a_failed_setup": len(pairs) - len(examples), "summary_means": summary,
-            "note": "Items with status-ok knowledge from both setups; grounding as recorded by the knowledge "
-                    "stage's check of each entry's cited evidence against the item's metadata. The paper's "
-                    "Figure 7 shows one such pair on a Taobao item (appendix D).",
+            "note": report.FIGURE7_NOTE,
             "examples": examples}
 
 
 def build_tables(dataset, store: ArtifactStore | None = None, item_subset: set[str] | None = None,
-                 prefix: str = "") -> dict:
-    """Compute Tables 1-2 analogues and the Figure 7 examples; write them (names prefixed by `prefix`).
+                 run: str | None = None, cfg: TablesConfig | None = None) -> dict:
+    """Compute Tables 1-2 analogues and the Figure 7 examples; write them under `run` (cat.SMALL_RUN for the
+    small configuration, None for the full one).
 
-    `item_subset` restricts everything to those items (the notebooks' small configuration).
+    `item_subset` restricts everything to those items (the small configuration).
     Returns {"table1": ResultTable, "table2": ResultTable, "figure7": dict, "counts": {...}}.
     """
     store = store or ArtifactStore()
-    knowledge = read_knowledge(store, dataset.name) if store.exists(dataset.name, "knowledge",
-                                                                      KNOWLEDGE_ARTIFACT) else None
+    cfg = cfg or TablesConfig()
+    # no knowledge yet is a state the tables report (catalogue pool only, said in provenance), not an error
+    has_knowledge = store.exists(dataset.name, cat.ITEM_KNOWLEDGE)
+    knowledge = read_knowledge(store, dataset.name) if has_knowledge else None
     pools, info = build_pools(dataset, store, knowledge, item_subset)
     sequences = dataset.sequences()
     lines = product_lines(dataset.items)
     t1_rows, t2_rows, counts = [], [], {}
     for pool in pools:
-        r1, r2, c = evaluate_pool(pool, sequences, lines.line_of)
+        r1, r2, c = evaluate_pool(pool, sequences, lines.line_of, cfg)
         t1_rows += r1
         t2_rows += r2
         counts[pool.name] = {"label": pool.label, **c}
-    n_items = len(dataset.items)
-    devs = deviations(info, n_items)
-    user_rule = ("users = every user whose target (last item) is in the pool and who has >= 1 earlier item in "
-                 "the pool; history = those earlier items; a history item is not its own neighbour")
     pool_text = "; ".join(f"{c['label']}: {c['items']} items, {c['users']} users "
                           f"({c['history_all_in_pool']} with their whole history in the pool), "
                           f"{c['sm_hr_queries']} SM-HR queries" for p, c in counts.items())
     small = f" Small configuration: restricted to {len(item_subset)} items." if item_subset is not None else ""
     common = dict(dataset=dataset.name, dataset_hash=dataset.card["content_hash"], seeds=[],
-                  deviations=devs)
+                  deviations=report.deviations(info, len(dataset.items)))
     t1 = ResultTable(
-        name=f"{prefix}table1_hr", title="Table 1 analogue: HR@k of item representations (%)",
-        split="leave-last-out per user (target = last item of the sequence); no training",
-        protocol=("HR@k (PROTOCOLS.md): top-k cosine neighbours of every history item, hit if the target is in "
-                  "the union; k in {30,...,2000} capped by pool size - 1; macro recall = mean over those k; "
-                  f"{user_rule}. Values in %; '_std' = bootstrap std over users ({BOOTSTRAP} resamples, seed "
-                  f"{BOOTSTRAP_SEED}, paired across arms of a pool); nothing is trained, so no seeds."),
-        columns=_columns("HR", rm.HR_KS, "users"), rows=t1_rows, paper_reference=PAPER_TABLE1,
+        name=cat.TABLE1_HR.key, title=report.TABLE1_TITLE, split=report.TABLE1_SPLIT,
+        protocol=report.table1_protocol(cfg.bootstrap, cfg.bootstrap_seed),
+        columns=_columns("HR", cfg.hr_ks, "users"), rows=t1_rows, paper_reference=report.PAPER_TABLE1,
         notes=f"Pools: {pool_text}.{small} Macro recall compares arms within a pool only (the k list and the "
               "users differ between pools).", **common)
     t2 = ResultTable(
-        name=f"{prefix}table2_smhr", title="Table 2 analogue: SM-HR@k, same-product-line hit rate (%)",
-        split="all pool items with >= 1 product-line sibling in the pool are queries; no training",
-        protocol=("SM-HR@k (PROTOCOLS.md): top-k cosine neighbours of the query (itself excluded), hit if one "
-                  "shares its product line; k in {1,...,200} capped by pool size - 1; macro recall = mean over "
-                  f"those k. Product line: {lines.rule} ({lines.source}; computed on the whole catalogue: "
-                  f"{lines.items_with_sibling} of {lines.items} items have >= 1 sibling, {lines.lines_with_2_or_more} "
-                  f"lines of >= 2, largest {lines.largest_line}). Values in %; '_std' = bootstrap std over queries "
-                  f"({BOOTSTRAP} resamples, seed {BOOTSTRAP_SEED}, paired across arms)."),
-        columns=_columns("SM-HR", rm.SM_HR_KS, "queries"), rows=t2_rows, paper_reference=PAPER_TABLE2,
+        name=cat.TABLE2_SMHR.key, title=report.TABLE2_TITLE, split=report.TABLE2_SPLIT,
+        protocol=report.table2_protocol(lines, cfg.bootstrap, cfg.bootstrap_seed),
+        columns=_columns("SM-HR", cfg.sm_hr_ks, "queries"), rows=t2_rows, paper_reference=report.PAPER_TABLE2,
         notes=f"Pools: {pool_text}.{small}", **common)
-    prov = {"encoder": MODEL_NAME, "knowledge_created": store.provenance(dataset.name, "knowledge",
-                                                                        KNOWLEDGE_ARTIFACT).get("created"),
+    knowledge_created = store.provenance(dataset.name, cat.ITEM_KNOWLEDGE).get("created") if has_knowledge else None
+    prov = {"encoder": MODEL_NAME, "knowledge_created": knowledge_created, "config": asdict(cfg),
             "counts": counts, "knowledge": info, "product_lines": lines.summary(),
             "item_subset": len(item_subset) if item_subset is not None else None}
-    write_table(store, "representation", t1, prov)
-    write_table(store, "representation", t2, prov)
+    write_table(store, cat.TABLE1_HR, t1, prov, run=run)
+    write_table(store, cat.TABLE2_SMHR, t2, prov, run=run)
     fig7 = None
     if knowledge is not None:
-        fig7 = figure7_examples(dataset, knowledge, str(store.path(dataset.name, "knowledge", KNOWLEDGE_ARTIFACT)),
-                                item_subset)
-        store.write_json(dataset.name, "representation", f"{prefix}figure7_examples.json", fig7,
-                         {"knowledge_created": prov["knowledge_created"], "items": fig7["items"]})
+        fig7 = figure7_examples(dataset, knowledge, knowledge_where(store, dataset.name), item_subset)
+        store.write(dataset.name, cat.FIGURE7_EXAMPLES, fig7,
+                    {"knowledge_created": knowledge_created, "items": fig7["items"]}, run=run)
     return {"table1": t1, "table2": t2, "figure7": fig7, "counts": counts, "knowledge": info,
             "product_lines": lines.summary()}
 

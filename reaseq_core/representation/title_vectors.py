@@ -1,18 +1,18 @@
 """Baseline item vectors: Phi(title + brand + category path) for every item.
 
-Artifact: representation/title_vectors.npz with arrays `item_ids` (str) and `vectors` (float32 [n, 384],
+Artifact: catalogue entry `title_vectors`, arrays `item_ids` (str) and `vectors` (float32 [n, 384],
 L2-normalised), in the order of the dataset's items table. Every item has one, so ranking and GBR can
-run before any knowledge exists.
+run before any knowledge exists. Consumers read it through `item_space.load_item_space(dataset, "title")`.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from .. import catalogue as cat
 from ..store import ArtifactStore
-from .encoder import MODEL_NAME, EmbeddingCache, encode
-
-ARTIFACT = "title_vectors.npz"
+from .encoder import MODEL_NAME, embedding_cache, encode
+from .item_space import load_item_space
 
 
 def _text(value) -> str:
@@ -34,16 +34,16 @@ def build_title_vectors(dataset, store: ArtifactStore | None = None, show_progre
     store = store or ArtifactStore()
     items: pd.DataFrame = dataset.items
     texts = [title_text(r) for r in items.to_dict("records")]
-    cache = EmbeddingCache(store.path(dataset.name, "representation", "embedding_cache.sqlite"))
-    vecs = encode(texts, cache=cache, show_progress=show_progress)
+    vecs = encode(texts, cache=embedding_cache(store, dataset.name), show_progress=show_progress)
     arrays = {"item_ids": items["item_id"].to_numpy().astype(str), "vectors": vecs}
-    store.write_numpy(dataset.name, "representation", ARTIFACT, arrays,
-                      {"encoder": MODEL_NAME, "text": "title + brand + category path", "dim": int(vecs.shape[1]),
-                       "items": int(len(items))})
+    store.write(dataset.name, cat.TITLE_VECTORS, arrays,
+                {"encoder": MODEL_NAME, "text": "title + brand + category path", "dim": int(vecs.shape[1]),
+                 "items": int(len(items)), "normalised": True})
     return arrays
 
 
 def load_title_vectors(dataset_name: str, store: ArtifactStore | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(item_ids, vectors); MissingArtifact names `reaseq represent build` when absent."""
-    z = (store or ArtifactStore()).read_numpy(dataset_name, "representation", ARTIFACT)
-    return z["item_ids"], z["vectors"]
+    """(item_ids, vectors) of the title space. Kept only for callers not yet moved to
+    `item_space.load_item_space(dataset, "title")`, which it delegates to (same arrays, normalised once)."""
+    space = load_item_space(dataset_name, "title", store)
+    return space.item_ids, space.vectors
