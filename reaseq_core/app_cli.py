@@ -1,15 +1,17 @@
 """`reaseq app`: start the analyst workbench (Streamlit) on 127.0.0.1, or precompute its UMAP projection.
 
-    reaseq app [--port 8501] [--dataset beauty]     serve app/Home.py and print its URL
-    reaseq app --build-umap [--dataset beauty]      compute gbr/umap_<hash>.parquet once and exit
+    reaseq app [--port 8501] [--dataset beauty]          serve app/Home.py and print its URL
+    reaseq app umap [--dataset beauty] [--force]         compute the viz stage's UMAP projection once and exit
 """
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
 import sys
 
+from . import catalogue as cat
 from .config import REPO_ROOT
 from .errors import ReaSeqError
 from .store import ArtifactStore
@@ -22,14 +24,19 @@ def streamlit_command(port: int) -> list[str]:
             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
 
 
-def _run(args) -> int:
+def _umap(args) -> int:
+    from .viz.umap_cache import build_embedding_projection
     store = ArtifactStore(args.home)
-    if args.build_umap:
-        from .viz.umap_cache import build_embedding_projection
-        df, name = build_embedding_projection(store, args.dataset, force=args.force)
-        print(f"{store.path(args.dataset, 'gbr', name)}: {len(df)} points "
-              f"({(df['token_type'] == 'fill').sum()} [FILL] tokens)")
-        return 0
+    df, key = build_embedding_projection(store, args.dataset, force=args.force)
+    print(f"{store.path(args.dataset, cat.UMAP, inputs=key)}: {len(df)} points "
+          f"({(df['token_type'] == 'fill').sum()} [FILL] tokens)")
+    return 0
+
+
+def _run(args) -> int:
+    if args.app_command == "umap" or args.build_umap:
+        return _umap(args)
+    store = ArtifactStore(args.home)
     if not APP_ENTRY.exists():
         raise ReaSeqError(f"{APP_ENTRY}: the workbench entry page is missing")
     if shutil.which("streamlit") is None and not _has_streamlit():
@@ -60,7 +67,13 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("app", help="start the analyst workbench (Streamlit) and print its URL")
     p.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default 8501)")
     p.add_argument("--dataset", default="beauty", help="dataset selected when the app opens")
-    p.add_argument("--build-umap", action="store_true",
-                   help="compute the Embeddings view's UMAP projection (gbr/umap_<hash>.parquet) and exit")
-    p.add_argument("--force", action="store_true", help="with --build-umap: recompute even if stored")
+    # the old spelling of `reaseq app umap`, kept while the app's pages still print it
+    p.add_argument("--build-umap", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_run)
+    sub = p.add_subparsers(dest="app_command", metavar="ACTION")
+    u = sub.add_parser("umap", help="compute the Embeddings view's UMAP projection once and exit")
+    # SUPPRESS: `reaseq app --dataset X umap` keeps X unless the subcommand names its own
+    u.add_argument("--dataset", default=argparse.SUPPRESS, help="dataset (default beauty)")
+    u.add_argument("--force", action="store_true", default=argparse.SUPPRESS,
+                   help="recompute even when a projection of the same inputs is stored")

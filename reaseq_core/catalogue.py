@@ -287,7 +287,8 @@ _ENTRIES = [
     Artifact("run_timings", "gbr", "run_timings.json", "json", _GBR, "wall time of each GBR step"),
     # visualisation
     Artifact("umap", "viz", "umap_{inputs}.parquet", "parquet", _UMAP,
-             "2-D UMAP of real items and fill tokens, keyed by the space and a hash of its inputs",
+             "2-D UMAP of real items and fill tokens; the key hashes reproducible input facts (dataset hash, "
+             "encoder and item count of the vectors, the fill vectors' content, the UMAP config)",
              columns={"point_id": "str", "token_type": "str", "x": "float", "y": "float", "nn_ids": "list",
                       "nn_sims": "list"}, committed=True),
     # benchmarks (python bench/run_all.py writes them; each prints its table too)

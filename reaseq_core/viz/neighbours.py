@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _normalise(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32)
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    return v / np.where(norms == 0, 1.0, norms)
+from ..representation.item_space import l2_normalise
 
 
 def exact_cosine_neighbours(queries: np.ndarray, pool_ids, pool_vectors: np.ndarray, k: int = 10,
@@ -23,8 +19,8 @@ def exact_cosine_neighbours(queries: np.ndarray, pool_ids, pool_vectors: np.ndar
     that query (an item is not its own neighbour).
     """
     pool_ids = np.asarray(pool_ids).astype(str)
-    q = _normalise(np.atleast_2d(queries))
-    p = _normalise(pool_vectors)
+    q = l2_normalise(np.atleast_2d(queries))
+    p = l2_normalise(pool_vectors)
     if q.shape[1] != p.shape[1]:
         raise ValueError(f"query dim {q.shape[1]} != pool dim {p.shape[1]}: vectors from different spaces")
     index = {iid: i for i, iid in enumerate(pool_ids)}
