@@ -23,6 +23,7 @@ STAGE_CLI_MODULES = [
     "reaseq_core.ranking.cli",
     "reaseq_core.gbr.cli",
     "reaseq_core.app_cli",
+    "reaseq_core.notebooks_cli",
 ]
 
 
