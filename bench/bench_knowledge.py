@@ -8,8 +8,8 @@ valid), plus the cache-hit replay rate. Also summarises the throughput recorded 
     python bench/bench_knowledge.py --dataset beauty --items 3 [--n-threads 2]
 
 Needs the Layer 1-2 taxonomy of the items' category (run `reaseq knowledge build` first). Live calls go to a
-throw-away cache, so the shipped call log is not touched. Speeds are printed and stored as
-bench/knowledge_throughput.json (headline dict); they are never asserted in tests.
+throw-away store's call log, so the shipped one is not touched. Speeds are printed and stored as the catalogue
+entry `bench_knowledge` (headline dict); they are never asserted in tests.
 """
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ import statistics
 import tempfile
 import time
 
+from reaseq_core import catalogue as cat
 from reaseq_core.data import load_dataset
 from reaseq_core.knowledge import agents, inputs
-from reaseq_core.knowledge.pipeline import CALLS, STAGE, TAXONOMY
+from reaseq_core.knowledge.pipeline import call_cache
 from reaseq_core.llm.cache import CallCache, read_call_log
 from reaseq_core.llm.embedded import EmbeddedBackend
 from reaseq_core.store import ArtifactStore
@@ -68,7 +69,8 @@ def knowledge_rate(backend, ds, taxonomy: dict, category: str, n: int, prefix_re
     sub = max((s for s in subs if subs[s]["demand"]["status"] == "ok" and subs[s]["attribute"]["status"] == "ok"),
               key=lambda s: (sel["_sub"] == s).sum())
     items = sel[sel["_sub"] == sub].sort_values("item_id").tail(n).to_dict("records")   # not the first ones
-    ctx = agents.AgentContext(backend, CallCache(os.path.join(tempfile.mkdtemp(), CALLS)), max_attempts=1,
+    # a throw-away store: every timed call is live, and the dataset's call log stays as it was
+    ctx = agents.AgentContext(backend, call_cache(ArtifactStore(tempfile.mkdtemp()), ds.name), max_attempts=1,
                               use_grammar=use_grammar)
     backend.llm.fast_grammar = fast_grammar        # grammar_fast_path.py, or llama-cpp-python's stock chain
     fnames = inputs.field_names(ds.items)
@@ -92,7 +94,7 @@ def knowledge_rate(backend, ds, taxonomy: dict, category: str, n: int, prefix_re
 
 def replay_rate(store: ArtifactStore, dataset: str) -> dict:
     """Re-validate every cached item answer: hit rate and replayed items/s (what a resumed run costs)."""
-    path = store.path(dataset, STAGE, CALLS)
+    path = store.require(dataset, cat.LLM_CALLS)
     t0 = time.perf_counter()
     cache = CallCache(path)
     keys = [r["key"] for r in read_call_log(path) if r.get("status") in ("ok", "invalid")]
@@ -103,7 +105,7 @@ def replay_rate(store: ArtifactStore, dataset: str) -> dict:
 
 
 def call_log_throughput(store: ArtifactStore, dataset: str) -> dict:
-    recs = [r for r in read_call_log(store.path(dataset, STAGE, CALLS)) if r.get("agent") == "item_knowledge"]
+    recs = [r for r in read_call_log(store.require(dataset, cat.LLM_CALLS)) if r.get("agent") == "item_knowledge"]
     if not recs:
         return {}
     lat = sum(float(r["latency_s"]) for r in recs)
@@ -127,7 +129,7 @@ def main() -> None:
                           "load_avg_at_start": os.getloadavg()},
               "call_log": call_log_throughput(store, args.dataset), "replay": replay_rate(store, args.dataset)}
     if not args.log_only:
-        taxonomy = store.read_json(args.dataset, STAGE, TAXONOMY)
+        taxonomy = store.read(args.dataset, cat.TAXONOMY)
         b = EmbeddedBackend(n_threads=args.n_threads)
         result["n_threads"] = args.n_threads
         result["raw_decode_before"] = raw_decode_rate(b)
@@ -162,8 +164,8 @@ def main() -> None:
                          "no_grammar_vs_raw_decode": ng["generated_tokens_per_s"] / raw,
                          "no_grammar_valid_share": ng["ok"] / ng["items"] if ng["items"] else None})
     result["headline"] = headline
-    store.write_json(args.dataset, "bench", "knowledge_throughput.json", result,
-                     {"config": vars(args), "note": "speeds depend on the load of the machine; see machine.load_avg"})
+    store.write(args.dataset, cat.BENCH_KNOWLEDGE, result,
+                {"config": vars(args), "note": "speeds depend on the load of the machine; see machine.load_avg"})
     print(f"{'figure':<34} value")
     for k, v in headline.items():
         print(f"{k:<34} {v:.3f}" if isinstance(v, float) else f"{k:<34} {v}")

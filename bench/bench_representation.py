@@ -3,8 +3,8 @@
 Measures, on this machine: Phi's encoding rate on uncached item texts (title texts of a fixed sample,
 bypassing the embedding cache), the exact faiss neighbour search behind HR@k for the whole catalogue
 (every history item, k = 2000), and the whole HR@k + SM-HR@k evaluation of the title arm on the whole
-catalogue (22,363 users, 12,101 items). Needs the title vectors (`reaseq represent build`).
-Prints a table and records the medians in the artifact store (bench/representation.json).
+catalogue (22,363 users, 12,101 items). Needs the title vectors (`reaseq represent build --title-only`).
+Prints a table and records the medians in the artifact store (catalogue entry `bench_representation`).
 
     python bench/bench_representation.py [--dataset beauty] [--repeats 3]
 """
@@ -26,19 +26,21 @@ def main() -> None:
 
     import torch
     torch.set_num_threads(2)
+    from reaseq_core import catalogue as cat
     from reaseq_core.data import load_dataset
     from reaseq_core.representation import retrieval_metrics as rm
     from reaseq_core.representation.encoder import encode, load_encoder
+    from reaseq_core.representation.item_space import load_item_space
     from reaseq_core.representation.knowledge_vectors import clean_item_row
     from reaseq_core.representation.product_line import product_lines
     from reaseq_core.representation.tables import Pool, evaluate_pool
-    from reaseq_core.representation.title_vectors import load_title_vectors, title_text
+    from reaseq_core.representation.title_vectors import title_text
     from reaseq_core.store import ArtifactStore
 
     store = ArtifactStore()
     ds = load_dataset(args.dataset, store)
-    ids, vecs = load_title_vectors(ds.name, store)
-    ids = ids.astype(str).tolist()
+    space = load_item_space(ds.name, "title", store)
+    ids, vecs = space.item_ids.tolist(), space.vectors
     rows_all = ds.items.sample(n=min(args.encode_sample, len(ds.items)), random_state=0).to_dict("records")
     texts = [title_text(clean_item_row(r)) for r in rows_all]
     load_encoder()
@@ -66,7 +68,7 @@ def main() -> None:
     print(f"{'median':>6} {med['encode_texts_per_s']:>12.1f} {med['search_s']:>13.2f} {med['eval_s']:>16.2f}")
     print(f"{len(hist_items):,} history items searched against {len(ids):,} items; {len(texts)} title texts encoded "
           "per repeat without the cache; the eval includes the search, the user loop and 1000 bootstrap resamples")
-    store.write_json(ds.name, "bench", "representation.json", {
+    store.write(ds.name, cat.BENCH_REPRESENTATION, {
         "headline": {"phi_texts_per_s": round(med["encode_texts_per_s"], 1),
                      "catalogue_knn_k2000_s": round(med["search_s"], 2),
                      "catalogue_title_eval_s": round(med["eval_s"], 2)},

@@ -10,9 +10,9 @@
 # # Multi-agent knowledge reasoning (paper 2.1.1): what was generated, how grounded it is
 #
 # Reads the knowledge artifacts made by `reaseq knowledge build` (taxonomies of Layers 1-2, item knowledge of
-# Layer 3 and of the single-agent baseline), shows them, and writes the grounding table
-# (`knowledge/grounding_table.json`) for the app. With `REASEQ_SMALL=1` it shows fewer examples; the table is
-# the same (it only reads artifacts).
+# Layer 3 and of the single-agent baseline), shows them, and writes the grounding table (catalogue entry
+# `grounding_table`) for the app. With `REASEQ_SMALL=1` it shows fewer examples and writes the table as the
+# small run (the same numbers: it only reads artifacts), so the shipped table is left as it is.
 
 # %%
 import json
@@ -20,17 +20,19 @@ import os
 
 import pandas as pd
 
+from reaseq_core import catalogue as cat
 from reaseq_core.data import ensure_dataset
 from reaseq_core.knowledge.report import grounding_table
 from reaseq_core.results import write_table
 from reaseq_core.store import ArtifactStore
 
 SMALL = os.environ.get("REASEQ_SMALL") == "1"
+RUN = cat.SMALL_RUN if SMALL else None
 store = ArtifactStore()
 ds = ensure_dataset("beauty", store)
-taxonomy = store.read_json("beauty", "knowledge", "taxonomy.json")
-knowledge = store.read_parquet("beauty", "knowledge", "item_knowledge.parquet")
-summary = store.read_json("beauty", "knowledge", "knowledge_summary.json")
+taxonomy = store.read("beauty", cat.TAXONOMY)
+knowledge = store.read("beauty", cat.ITEM_KNOWLEDGE)
+summary = store.read("beauty", cat.KNOWLEDGE_SUMMARY)
 
 # %% [markdown]
 # ## Coverage and speed, per category and setup
@@ -43,10 +45,10 @@ pd.DataFrame([{"category": c, "setup": s, **{k: v for k, v in f.items() if k != 
 # ## Layer 1: category taxonomies (and what they were built from)
 
 # %%
-for cat, t in taxonomy["categories"].items():
+for category, t in taxonomy["categories"].items():
     for persp in ("demand", "attribute"):
         x = t[persp]
-        print(f"{cat} / {persp} [{x['input_kind']}, {x['status']}, {x.get('attempts')} attempt(s)]: {x['dimensions']}")
+        print(f"{category} / {persp} [{x['input_kind']}, {x['status']}, {x.get('attempts')} attempt(s)]: {x['dimensions']}")
         if x.get("repair"):
             print("    ", x["repair"])
         print("    ", x["reasoning"][:300])
@@ -56,11 +58,11 @@ for cat, t in taxonomy["categories"].items():
 
 # %%
 rows = []
-for cat, t in taxonomy["categories"].items():
+for category, t in taxonomy["categories"].items():
     for sub, s in t["subcategories"].items():
         for persp in ("demand", "attribute"):
             for d in s[persp].get("dimensions", []):
-                rows.append({"category": cat, "subcategory": sub, "perspective": persp, **d,
+                rows.append({"category": category, "subcategory": sub, "perspective": persp, **d,
                              "repair": s[persp].get("repair")})
 pd.DataFrame(rows)
 
@@ -86,6 +88,6 @@ for iid in both[: 2 if SMALL else 5]:
 
 # %%
 table = grounding_table(knowledge, ds)
-write_table(store, "knowledge", table, {"items_file_created": store.provenance("beauty", "knowledge",
-                                                                              "item_knowledge.parquet").get("created")})
+write_table(store, cat.GROUNDING_TABLE, table,
+            {"items_file_created": store.provenance("beauty", cat.ITEM_KNOWLEDGE).get("created")}, run=RUN)
 table.to_frame()

@@ -19,20 +19,19 @@
 # HR@k (Table 1) asks whether the neighbours of a user's history items reach the user's next item;
 # SM-HR@k (Table 2) asks whether an item's nearest neighbours include another item of its product line.
 #
-# With `REASEQ_SMALL=1` everything is restricted to the Fragrance category (492 items) and written as
-# `small_*` artifacts, so the full tables are never overwritten by the small run.
+# With `REASEQ_SMALL=1` everything is restricted to the Fragrance category (492 items) and written as the
+# small run (`<stage>/small/`), so the full tables are never overwritten by it.
 
 # %%
 import os
 
 import pandas as pd
 
+from reaseq_core import catalogue as cat
 from reaseq_core.data import ensure_dataset
 from reaseq_core.representation.cli import SMALL_CATEGORY, small_subset
-from reaseq_core.representation.knowledge_vectors import (KNOWLEDGE_ARTIFACT, build_knowledge_vectors,
-                                                          dataset_with_clean_text)
+from reaseq_core.representation.knowledge_vectors import build_knowledge_vectors, dataset_with_clean_text
 from reaseq_core.representation.tables import build_tables, table_frame
-from reaseq_core.representation.title_vectors import ARTIFACT as TITLE_ARTIFACT
 from reaseq_core.representation.title_vectors import build_title_vectors
 from reaseq_core.store import ArtifactStore
 
@@ -40,29 +39,28 @@ SMALL = os.environ.get("REASEQ_SMALL") == "1"
 store = ArtifactStore()
 ds = ensure_dataset("beauty", store)
 subset = small_subset(ds) if SMALL else None
-has_knowledge = store.exists(ds.name, "knowledge", KNOWLEDGE_ARTIFACT)
+has_knowledge = store.exists(ds.name, cat.ITEM_KNOWLEDGE)
 print(f"{'small configuration: ' + SMALL_CATEGORY + ', ' + str(len(subset)) + ' items' if SMALL else 'full run'}; "
       f"knowledge artifact present: {has_knowledge}")
 
 # %% [markdown]
 # ## Item vectors
-# The full run builds the title vectors of every item (about 100 s on two cores, cached afterwards) and
-# the knowledge vectors of the items that have knowledge. The small run encodes only the subset's texts
-# (through the same embedding cache) and writes no vector artifacts.
+# Both runs need the title vectors of every item (the title arm reads them; about 100 s on two cores when
+# missing, cached afterwards). The full run also builds the knowledge vectors of the items that have
+# knowledge; the small run encodes the subset's knowledge texts through the same embedding cache.
 
 # %%
-if not SMALL:
-    if not store.exists(ds.name, "representation", TITLE_ARTIFACT):
-        build_title_vectors(dataset_with_clean_text(ds), store)
-    if has_knowledge:
-        for name, rep in build_knowledge_vectors(ds, store).items():
-            print(name, rep)
+if not store.exists(ds.name, cat.TITLE_VECTORS):
+    build_title_vectors(dataset_with_clean_text(ds), store)
+if not SMALL and has_knowledge:
+    for key, rep in build_knowledge_vectors(ds, store).items():
+        print(key, rep)
 
 # %% [markdown]
 # ## Tables 1 and 2
 
 # %%
-out = build_tables(ds, store, item_subset=subset, prefix="small_" if SMALL else "")
+out = build_tables(ds, store, item_subset=subset, run=cat.SMALL_RUN if SMALL else None)
 t1, t2 = out["table1"], out["table2"]
 pd.set_option("display.width", 200, "display.max_columns", 30)
 print(t1.protocol, "\n")

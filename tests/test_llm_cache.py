@@ -105,6 +105,16 @@ def test_corrupt_middle_line_names_the_line(tmp_path):
         CallCache(p)
 
 
+def test_call_log_reader_names_a_corrupt_line_and_skips_only_a_partial_tail(tmp_path):
+    from reaseq_core.errors import DataError
+    p = tmp_path / "c.jsonl"
+    p.write_text('{"key": "a", "status": "ok"}\n{"key": "b", "sta')          # a write in progress
+    assert [r["key"] for r in read_call_log(p)] == ["a"]
+    p.write_text('{"key": "a", "status": "ok"}\nnot json\n{"key": "b", "status": "ok"}\n')
+    with pytest.raises(DataError, match="line 2"):
+        read_call_log(p)
+
+
 def test_tolerant_parsing():
     assert parse_json_tolerant('```json\n{"a": 1}\n```') == {"a": 1}
     assert parse_json_tolerant('{"a": "line\nbreak"}') == {"a": "line\nbreak"}   # raw newline (grammar output)
