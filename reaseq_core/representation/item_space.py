@@ -1,6 +1,6 @@
 """The item vector spaces every stage reads, loaded one way.
 
-- `title`: Phi(title + brand + category path) for every item (representation/title_vectors.npz).
+- `title`: Phi(title + brand + category path) for every item (catalogue entry `title_vectors`).
 - `knowledge`: h = Phi(demand text) + Phi(attribute text) (paper Eq. 1) for items with multi-agent knowledge.
   The rule for the rest, the same everywhere: **an item without knowledge keeps its title vector**, and
   `ItemSpace.has_knowledge` says which items are which, so a caller that wants knowledge items only takes

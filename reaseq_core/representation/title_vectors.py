@@ -6,13 +6,11 @@ run before any knowledge exists. Consumers read it through `item_space.load_item
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .. import catalogue as cat
 from ..store import ArtifactStore
 from .encoder import MODEL_NAME, embedding_cache, encode
-from .item_space import load_item_space
 
 
 def _text(value) -> str:
@@ -41,9 +39,3 @@ def build_title_vectors(dataset, store: ArtifactStore | None = None, show_progre
                  "items": int(len(items)), "normalised": True})
     return arrays
 
-
-def load_title_vectors(dataset_name: str, store: ArtifactStore | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(item_ids, vectors) of the title space. Kept only for callers not yet moved to
-    `item_space.load_item_space(dataset, "title")`, which it delegates to (same arrays, normalised once)."""
-    space = load_item_space(dataset_name, "title", store)
-    return space.item_ids, space.vectors
