@@ -14,7 +14,6 @@ import shutil
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from reaseq_core import catalogue as cat
 from reaseq_core.results import ResultTable, list_tables, read_table, write_table
@@ -125,7 +124,7 @@ def pick_users(inter: pd.DataFrame) -> list[str]:
 
 
 def write_gbr(store: ArtifactStore, items: pd.DataFrame, inter: pd.DataFrame, users: list[str]) -> None:
-    cat = items.set_index("item_id")["primary_category"].to_dict()
+    category = items.set_index("item_id")["primary_category"].to_dict()
     rng = np.random.default_rng(0)
     loc_rows, fills = [], []
     for variant in ("TD", "CD", "TDUCD"):
@@ -134,15 +133,15 @@ def write_gbr(store: ArtifactStore, items: pd.DataFrame, inter: pd.DataFrame, us
             ids, ts = seq["item_id"].tolist(), seq["timestamp"].tolist()
             for t in range(len(ids) - 1):
                 gap = (ts[t + 1] - ts[t]) / 86400
-                td, cd = gap > 30, cat[ids[t]] != cat[ids[t + 1]]
+                td, cd = gap > 30, category[ids[t]] != category[ids[t + 1]]
                 cand = {"TD": td, "CD": cd, "TDUCD": td or cd}[variant]
                 rank = int(rng.integers(1, 500))
                 flagged = bool(cand and rank > 50)
                 dp = float(rng.normal(0, 0.2)) if flagged else float("nan")
                 role = ("P_L" if dp > 0.05 else "P_U") if flagged else "none"
                 loc_rows.append({"user_id": u, "t": t, "item_from": ids[t], "item_to": ids[t + 1], "ts_from": ts[t],
-                                 "ts_to": ts[t + 1], "gap_days": gap, "cat_from": cat[ids[t]],
-                                 "cat_to": cat[ids[t + 1]], "td": bool(td), "cd": bool(cd), "model_rank": rank,
+                                 "ts_to": ts[t + 1], "gap_days": gap, "cat_from": category[ids[t]],
+                                 "cat_to": category[ids[t + 1]], "td": bool(td), "cd": bool(cd), "model_rank": rank,
                                  "flagged": flagged, "delta_p": dp, "role": role, "variant": variant})
                 if role == "P_U":
                     ctx = ids[:t + 1] + [None] + ids[t + 1:]
@@ -172,7 +171,7 @@ def write_gbr(store: ArtifactStore, items: pd.DataFrame, inter: pd.DataFrame, us
 def build_fixture_store(root, beauty, source: ArtifactStore, with_umap: bool = True) -> tuple[ArtifactStore, dict]:
     """A store at `root` holding the real Beauty data stage (copied from `source`, where `beauty` was
     ingested) plus contract-shaped fixture artifacts."""
-    from reaseq_core.representation.encoder import encode
+    from reaseq_core.representation.encoder import MODEL_NAME, encode
     from reaseq_core.representation.title_vectors import title_text
 
     src = source.stage_dir(DATASET, cat.ITEMS.stage)
@@ -188,23 +187,16 @@ def build_fixture_store(root, beauty, source: ArtifactStore, with_umap: bool = T
     sub = items.set_index("item_id").loc[vec_items].reset_index()
     vecs = encode([title_text(r) for r in sub.to_dict("records")], show_progress=False)
     store.write(DATASET, cat.TITLE_VECTORS, {"item_ids": np.array(vec_items).astype(str), "vectors": vecs},
-                {"fixture": True})
+                {"fixture": True, "encoder": MODEL_NAME, "items": len(vec_items)})  # the UMAP key reads both
     write_gbr(store, items, inter, users)
     if with_umap:
         build_embedding_projection(store, DATASET)
     return store, {"users": users, "knowledge_items": kn_items, "vector_items": vec_items}
 
 
-@pytest.fixture(scope="session")
-def app_store(tmp_path_factory, tmp_store, beauty):
-    root = tmp_path_factory.mktemp("app_store")
-    store, info = build_fixture_store(root, beauty, tmp_store)
-    return store, info
-
-
 def test_fixture_artifacts_follow_the_contract(app_store):
     store, info = app_store
-    assert set(list_tables(store, DATASET)) == set(FIXTURE_TABLES)
+    assert [a.key for a in list_tables(store, DATASET)] == [a.key for a in FIXTURE_TABLES]
     t = read_table(store, DATASET, cat.SID_TABLE)
     assert t.to_frame()["auc_std"].tolist() == [0.01, 0.02]
     kn = store.read(DATASET, cat.ITEM_KNOWLEDGE)

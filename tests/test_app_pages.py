@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,12 @@ from reaseq_core import catalogue as cat
 from reaseq_core.results import ResultTable, list_tables, write_table
 from reaseq_core.status import knowledge_command
 from reaseq_core.store import ArtifactStore
-from test_app_fixtures import DATASET, app_store  # noqa: F401  (session fixture)
+from test_app_fixtures import DATASET
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app"
 PAGES = {p.stem.split("_", 1)[1]: p for p in sorted((APP / "pages").glob("*.py"))}
 ALL_PAGES = ["Home", *PAGES]
-COMMITTED_ROOT = REPO / "data" / "artifacts"
-# Produced at set-up, not committed (scripts/_setup.sh runs both commands before the tests).
-SETUP_ARTIFACTS = (cat.ITEMS, cat.INTERACTIONS, cat.DATASET_CARD, cat.TITLE_VECTORS)
-SETUP_COMMANDS = (cat.ITEMS.producing_command(DATASET), cat.TITLE_VECTORS.producing_command(DATASET))
 
 
 def run_page(name: str, root, session: dict | None = None) -> AppTest:
@@ -46,14 +41,14 @@ def texts(at: AppTest) -> str:
 
 
 @pytest.fixture()
-def fixture_env(app_store, monkeypatch):  # noqa: F811
+def fixture_env(app_store, monkeypatch):
     store, info = app_store
     monkeypatch.setenv("REASEQ_HOME", str(store.root))
     return store, info
 
 
 @pytest.fixture(scope="session")
-def data_only_store(tmp_path_factory, app_store):  # noqa: F811
+def data_only_store(tmp_path_factory, app_store):
     """A store holding only the ingested data stage: every other stage is missing."""
     import shutil
     store, _ = app_store
@@ -77,31 +72,9 @@ def clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-def git_status_data() -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--", "data/"], cwd=REPO, capture_output=True,
-                          text=True, check=True).stdout
-
-
-def committed_setup_missing(store: ArtifactStore) -> list[str]:
-    return [str(store.path(DATASET, a)) for a in SETUP_ARTIFACTS if not store.exists(DATASET, a)]
-
-
-@pytest.fixture(scope="module")
-def committed_store():
-    """The committed Beauty store, read-only: the tests run the pages on it and check that git sees no
-    change under data/ afterwards."""
-    store = ArtifactStore(COMMITTED_ROOT)
-    missing = committed_setup_missing(store)
-    if missing:
-        pytest.fail(f"the committed store lacks the set-up artifacts {missing}: run "
-                    f"`{SETUP_COMMANDS[0]}` and `{SETUP_COMMANDS[1]}` (scripts/_setup.sh runs both)")
-    before = git_status_data()
-    yield store
-    assert git_status_data() == before, "a page changed the committed store under data/"
-
-
 @pytest.fixture()
 def committed_env(committed_store, monkeypatch):
+    """REASEQ_HOME at the committed store (conftest: read-only, git must see no change under data/)."""
     monkeypatch.setenv("REASEQ_HOME", str(committed_store.root))
     monkeypatch.setenv("REASEQ_APP_DATASET", DATASET)
     return committed_store
@@ -146,7 +119,7 @@ def test_results_table_chart_and_exports(fixture_env):
     assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download Markdown (for slides)"]
 
 
-def test_results_lists_a_table_written_while_the_app_runs(app_store, tmp_path, monkeypatch):  # noqa: F811
+def test_results_lists_a_table_written_while_the_app_runs(app_store, tmp_path, monkeypatch):
     """The table list is cached by file names and modification times: a table that a stage writes while the
     workbench is open shows up on the next rerun, and one that is removed disappears."""
     store, _ = app_store
@@ -267,7 +240,7 @@ def test_embeddings_states_the_point_count_and_neighbours(fixture_env):
     assert "at their coordinates in the projection" in texts(at)
 
 
-def test_prompt_lab_runs_edited_and_saved_templates_and_saves_a_version(app_store, tmp_path,  # noqa: F811
+def test_prompt_lab_runs_edited_and_saved_templates_and_saves_a_version(app_store, tmp_path,
                                                                         monkeypatch):
     """Plumbing only: the backend is the project's FakeBackendForTests (scripted JSON, not knowledge). On a
     copy of the fixture store: the run appends to the call log and the save writes a version."""
@@ -338,7 +311,8 @@ def test_every_page_renders_on_the_committed_store(page, committed_env):
     at = run_page(page, None)
     clean(at)
     assert "Not produced yet" not in texts(at)
-    assert len(at.dataframe) + len(at.get("plotly_chart")) >= 1, "the page showed no table or chart"
+    shown = len(at.dataframe) + len(at.get("plotly_chart")) + len(at.text_area)  # the Prompt lab: a template
+    assert shown >= 1, "the page showed no table, chart or template"
 
 
 def test_single_vs_multi_agent_lists_the_figure7_examples_first(committed_env):
@@ -357,7 +331,7 @@ def test_every_shipped_result_table_renders_on_the_results_page(committed_env):
     """The real Beauty tables committed in data/artifacts (not fixtures): each one renders with its title,
     protocol and a chart, without an exception."""
     shipped = list_tables(committed_env, DATASET)
-    assert {cat.SID_TABLE, cat.TABLE3_ABLATION, cat.TABLE1_HR} <= set(shipped)
+    assert {"sid_table", "table3_ablation", "table1_hr"} <= {a.key for a in shipped}
     at = run_page("Results", None)
     clean(at)
     options = at.selectbox(key="table").options

@@ -1,12 +1,13 @@
 """The workbench in a real browser: Debian chromium driven by Playwright. Starts the app on a free
-127.0.0.1 port over the fixture store, visits every page, uses one control per page, checks the expected
-content renders, and keeps a screenshot of each page in test-output/screenshots/."""
+127.0.0.1 port over the committed Beauty store (data/artifacts, read-only: git must see no change under data/
+afterwards) and visits every page, then over the fixture store, where it uses one control per page and
+checks the expected content. A page fails on a traceback or an error box. Screenshots of every page go to
+test-output/screenshots/."""
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reaseq_core.app_cli import streamlit_command
-from test_app_fixtures import app_store  # noqa: F401  (session fixture)
+from test_app_pages import PAGES
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -46,19 +47,37 @@ def start_app(root: str, port: int) -> subprocess.Popen:
     raise RuntimeError("streamlit did not become healthy within 90 s")
 
 
-@pytest.fixture(scope="module")
-def app_url(app_store):  # noqa: F811
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    store, info = app_store
-    port = free_port()
-    proc = start_app(store.root, port)
-    yield f"http://127.0.0.1:{port}", info
+def stop_app(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def need_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_store):
+    need_chromium()
+    store, info = app_store
+    port = free_port()
+    proc = start_app(store.root, port)
+    yield f"http://127.0.0.1:{port}", info
+    stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def committed_url(committed_store):
+    """The app over the committed store (conftest: read-only, git must see no change under data/)."""
+    need_chromium()
+    port = free_port()
+    proc = start_app(committed_store.root, port)
+    yield f"http://127.0.0.1:{port}"
+    stop_app(proc)
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +126,11 @@ def shoot(page, name: str) -> Path:
 
 
 def check_no_traceback(page) -> None:
+    """No exception and no error box (st.error means the page could not show an artifact; app/lib/ui.py)."""
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
         '[data-testid="stException"]').first.inner_text()
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    assert errors.count() == 0, errors.first.inner_text()
 
 
 def visit(browser, url: str, path: str = ""):
@@ -116,6 +138,20 @@ def visit(browser, url: str, path: str = ""):
     page.goto(f"{url}/{path}", wait_until="domcontentloaded")
     settle(page)
     return page
+
+
+def test_every_page_renders_on_the_committed_store(committed_url, browser):
+    """Home and every page over the real artifacts: each shows its content (a table or a chart), with no
+    traceback, no error box and no missing-artifact message."""
+    for n, path in enumerate(["", *PAGES]):
+        page = visit(browser, committed_url, path)
+        expect_text(page, "ReaSeq workbench" if not path else path.replace("_", " ")[:6])
+        content = '[data-testid="stDataFrame"], .js-plotly-plot, [data-testid="stTextArea"]'  # table, chart, template
+        page.locator(content).first.wait_for(state="attached", timeout=90000)
+        check_no_traceback(page)
+        assert page.get_by_text("Not produced yet").count() == 0, f"page {path or 'Home'}: an artifact is missing"
+        shoot(page, f"committed_{n:02d}_{path or 'home'}".lower())
+        page.close()
 
 
 def test_every_page_renders_and_reacts(app_url, browser):

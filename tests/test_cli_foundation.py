@@ -13,10 +13,8 @@ import pytest
 from reaseq_core import catalogue as cat
 from reaseq_core.cli import build_parser
 from reaseq_core.status import collect_status, format_status, knowledge_category_order, printed_commands
-from reaseq_core.store import ArtifactStore
 
 REPO = Path(__file__).resolve().parent.parent
-COMMITTED_ROOT = REPO / "data" / "artifacts"
 
 
 def run(*args, env_home):
@@ -69,13 +67,10 @@ def test_status_commands_parse_for_a_dataset_with_only_its_data(beauty, tmp_stor
     assert shlex.split(stages["knowledge"]["command"])[-2:] == ["--category", top]
 
 
-def test_status_of_the_committed_store_names_the_next_knowledge_category():
+def test_status_of_the_committed_store_names_the_next_knowledge_category(committed_store):
     """On the committed store (knowledge for some categories), `next` names the category with the most
     interactions that has no knowledge yet, and every printed command parses."""
-    store = ArtifactStore(COMMITTED_ROOT)
-    if not (store.exists("beauty", cat.ITEMS) and store.exists("beauty", cat.INTERACTIONS)):
-        pytest.fail(f"the committed store lacks the data stage: run `{cat.ITEMS.producing_command('beauty')}` "
-                    "(scripts/_setup.sh runs it)")
+    store = committed_store
     report = collect_status(store, ["beauty"])
     for cmd in printed_commands(report):
         assert_runs_as_printed(cmd)

@@ -7,39 +7,20 @@ data/artifacts; the test checks that git sees no change under data/ afterwards.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from reaseq_core import catalogue as cat
-from reaseq_core.store import ArtifactStore
-
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
-COMMITTED_ROOT = REPO / "data" / "artifacts"
-SETUP_ARTIFACTS = (cat.ITEMS, cat.INTERACTIONS, cat.DEMAND, cat.DATASET_CARD, cat.TITLE_VECTORS)
-
-
-def git_status_data() -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--", "data/"], cwd=REPO, capture_output=True,
-                          text=True, check=True).stdout
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.py"))
 
 
 @pytest.fixture(scope="module")
-def notebook_home(tmp_path_factory):
-    """A private copy of the committed store, set-up artifacts included (the notebooks start from them)."""
-    committed = ArtifactStore(COMMITTED_ROOT)
-    missing = [str(committed.path("beauty", a)) for a in SETUP_ARTIFACTS if not committed.exists("beauty", a)]
-    if missing:
-        pytest.fail(f"the committed store lacks the set-up artifacts {missing}: run "
-                    f"`{cat.ITEMS.producing_command('beauty')}` and "
-                    f"`{cat.TITLE_VECTORS.producing_command('beauty')}` (scripts/_setup.sh runs both)")
+def notebook_home(committed_store, tmp_path_factory):
+    """A private copy of the committed store, set-up artifacts included (the notebooks start from them);
+    conftest's committed_store checks that git sees no change under data/ after the notebooks ran."""
     root = tmp_path_factory.mktemp("notebook_store")
-    shutil.copytree(COMMITTED_ROOT, root, dirs_exist_ok=True)
-    before = git_status_data()
-    yield root
-    assert git_status_data() == before, "a notebook changed the repository under data/"
+    shutil.copytree(committed_store.root, root, dirs_exist_ok=True)
+    return root
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

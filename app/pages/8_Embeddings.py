@@ -1,6 +1,7 @@
 """Embeddings: UMAP of real item tokens and [FILL] tokens (paper Figure 6.b), coloured by category or token
-type, hover with titles. The projection is computed once per input and stored (gbr/umap_<hash>.parquet);
-the neighbour lists shown are exact cosine in the original space, never distances in the projection.
+type, hover with titles. The projection is computed once per input and stored (the viz stage's UMAP, keyed by
+reproducible facts of its inputs, reaseq_core/viz/umap_cache.py); the neighbour lists shown are exact cosine
+in the original space, never distances in the projection.
 Every point is drawn (no downsampling); the count is stated. A lasso/box selection exports as CSV."""
 import sys
 from pathlib import Path
@@ -11,17 +12,18 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, charts, ui  # noqa: E402
+from reaseq_core import catalogue as cat  # noqa: E402
 from reaseq_core.errors import MissingArtifact  # noqa: E402
-from reaseq_core.viz.umap_cache import build_embedding_projection, latest_projection  # noqa: E402
+from reaseq_core.viz import build_embedding_projection, latest_projection, stale_inputs  # noqa: E402
 
 dataset = ui.page("Embeddings", "🌌")
 store = access.store()
-name = latest_projection(store, dataset)
-if name is None:
-    st.info(f"**Not produced yet:** the UMAP projection (gbr/umap_<hash>.parquet) for dataset '{dataset}'.\n\n"
-            f"Run `reaseq app --build-umap --dataset {dataset}` to compute it once (it needs "
-            f"`reaseq represent build --dataset {dataset}`, and `reaseq gbr run --dataset {dataset}` for the "
-            "[FILL] tokens).", icon="⏳")
+key = latest_projection(store, dataset)
+umap_command = cat.UMAP.producing_command(dataset)
+if key is None:
+    st.info(f"**Not produced yet:** the UMAP projection (viz stage) for dataset '{dataset}'.\n\n"
+            f"Run `{umap_command}` to compute it once (it needs `{cat.TITLE_VECTORS.producing_command(dataset)}`, "
+            f"and `{cat.FILL_VECTORS.producing_command(dataset)}` for the [FILL] tokens).", icon="⏳")
     if st.button("Compute it now (about a minute for the whole catalogue)", key="compute"):
         with st.spinner("Fitting UMAP on every item and [FILL] token ..."):
             try:
@@ -33,24 +35,26 @@ if name is None:
     st.stop()
 
 with ui.needs_artifacts():
-    proj = access.read_parquet(dataset, "gbr", name)
-prov = access.provenance(dataset, "gbr", name)
+    proj = access.read(dataset, cat.UMAP, inputs=key)
+    prov = access.provenance(dataset, cat.UMAP, inputs=key)
+    fills = access.read(dataset, cat.FILLS) if access.exists(dataset, cat.FILLS) \
+        else pd.DataFrame(columns=["fill_id", "user_id", "after_item", "before_item", "variant", "position"])
 lookup = access.item_lookup(dataset)
-fills = access.read_parquet(dataset, "gbr", "fills.parquet") if access.exists(dataset, "gbr", "fills.parquet") \
-    else pd.DataFrame(columns=["fill_id", "user_id", "after_item", "before_item", "variant", "position"])
 fill_meta = fills.set_index("fill_id") if len(fills) else fills
 
-# Stale when an input artifact was rewritten after the projection was made.
-stale = [a for a, created in (prov.get("inputs") or {}).items() if a.endswith(".npz") and created and
-         access.provenance(dataset, "gbr" if a.startswith("fill") else "representation", a).get("created")
-         not in (None, created)]
+
+# Stale when a reproducible fact of an input (content hash, encoder, fill vectors, config) changed.
+try:
+    stale = stale_inputs(store, dataset, key)
+except MissingArtifact as e:  # an input is gone: the stored projection is shown, with what to rerun
+    stale = [f"{e.what} is missing (run `{e.command}`)"]
 if stale:
-    st.warning(f"Inputs changed since this projection was made ({', '.join(stale)}): run "
-               f"`reaseq app --build-umap --dataset {dataset}` to recompute.")
+    st.warning(f"Inputs changed since this projection was made ({', '.join(stale)}): run `{umap_command}` to "
+               "recompute.")
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def decorate(name: str, n: int, lookup_size: int, fills_size: int) -> pd.DataFrame:
+def decorate(key: str, n: int, lookup_size: int, fills_size: int) -> pd.DataFrame:
     d = proj.copy()
     is_fill = d["token_type"].eq("fill")
 
@@ -74,7 +78,7 @@ def decorate(name: str, n: int, lookup_size: int, fills_size: int) -> pd.DataFra
     return d
 
 
-df = decorate(name, len(proj), len(lookup), len(fills))
+df = decorate(key, len(proj), len(lookup), len(fills))
 n_items, n_fills = int((df["token_type"] == "item").sum()), int((df["token_type"] == "fill").sum())
 
 c1, c2, c3 = st.columns([1, 1, 2])
@@ -86,8 +90,8 @@ shown = df
 if scope == "one user" and users:
     user = c3.selectbox("User (users with [FILL] tokens)", users, key="user")
     seq_items = set()
-    if access.exists(dataset, "data", "interactions.parquet"):
-        inter = access.read_parquet(dataset, "data", "interactions.parquet")
+    if access.exists(dataset, cat.INTERACTIONS):
+        inter = access.read(dataset, cat.INTERACTIONS)
         seq_items = set(inter.loc[inter["user_id"] == user, "item_id"])
     shown = df[(df["user_id"] == user) | (df["token_type"].eq("item") & df["point_id"].isin(seq_items))]
     st.caption(f"Showing {len(shown):,} points: this user's {int(shown.token_type.eq('item').sum())} items and "
@@ -95,7 +99,7 @@ if scope == "one user" and users:
                f"of all {len(df):,} points.")
 else:
     st.caption(f"Showing all {len(df):,} points: {n_items:,} real item tokens and {n_fills:,} [FILL] tokens "
-               f"(no downsampling) · item space: {(prov.get('inputs') or {}).get('item_space', '?')} · "
+               f"(no downsampling) · item space: {prov['inputs']['item_space']} · "
                f"UMAP {prov.get('config', {}).get('umap', {})}")
 
 event = st.plotly_chart(charts.umap_scatter(shown, colour), key="umap", on_select="rerun",
