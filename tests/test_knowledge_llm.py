@@ -5,7 +5,8 @@ import json
 import pytest
 
 from reaseq_core.knowledge import agents
-from reaseq_core.llm.cache import CallCache
+from reaseq_core.knowledge.pipeline import call_cache
+from reaseq_core.store import ArtifactStore
 
 DEMAND = ["Scent Style", "Occasion", "Gift Appeal", "Value"]
 ATTRIBUTE = ["Fragrance Type", "Size", "Brand", "Target User"]
@@ -19,7 +20,7 @@ def test_injection_title_keeps_output_contract(tmp_path):
             "brand": "Acme Scents", "price": 24.5, "sales_rank": 1200.0,
             "category_path": ["Beauty", "Fragrance", "Women's", "Eau de Toilette"], "attributes": {},
             "description": None}
-    ctx = agents.AgentContext(EmbeddedBackend(), CallCache(tmp_path / "calls.jsonl"), max_attempts=2)
+    ctx = agents.AgentContext(EmbeddedBackend(), call_cache(ArtifactStore(tmp_path), "beauty"), max_attempts=2)
     r = agents.item_knowledge_agent(ctx, item, "Fragrance > Women's", DEMAND, ATTRIBUTE,
                                     "title, brand, price, sales_rank, category")
     assert r["status"] == "ok", r["failure_reason"]
