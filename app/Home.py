@@ -77,12 +77,8 @@ for stage in STAGES:
                          for k, v in list(figures.items())[:5] if not isinstance(v, (dict, list)))
     if e.get("error"):  # a stored artifact lacks its declared shape: the stage's figures cannot be read
         st.warning(f"**{stage}**: {e['error']}")
-    if e["exists"]:
-        note = headline or "produced"
-        if e.get("next"):
-            note += f" · next: `{e['next']}`"
-    else:
-        note = f"run `{e['command']}`"
+    # the command to run: the producing one for a stage with nothing yet, the next one for knowledge
+    command = e.get("command") if not e["exists"] else e.get("next")
     rows.append({"stage": stage, "produced": "✅" if e["exists"] else "—", "artifacts": len(e["artifacts"]),
-                 "headline / command": note})
+                 "command to run": command or "", "headline": headline})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
