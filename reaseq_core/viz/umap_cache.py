@@ -61,7 +61,7 @@ def _vector_facts(store: ArtifactStore, dataset: str, art: cat.Artifact) -> dict
     prov = store.provenance(dataset, art)
     missing = [f for f in VECTOR_FACTS if f not in prov]
     if missing:
-        raise ArtifactShapeError(f"{path}.prov.json: provenance field(s) {missing} missing; the UMAP key needs "
+        raise ArtifactShapeError(f"{path}, provenance: field(s) {missing} missing; the UMAP key needs "
                                  f"them (re-run `{art.producing_command(dataset)}`)")
     return {f: prov[f] for f in VECTOR_FACTS}
 
