@@ -2,7 +2,7 @@
 
 Each repetition ingests the real raw files into a fresh temporary store in a child process, so the peak
 resident memory (ru_maxrss of the child) is that of the ingest alone. Prints a table, records the medians
-in the artifact store (bench/ingest.json).
+in the artifact store (catalogue entry bench_ingest).
 
     python bench/bench_ingest.py [--dataset beauty] [--repeats 3]
 """
@@ -51,8 +51,9 @@ def main() -> None:
     print(f"goal: ingest < 30 s and peak < 1024 MiB -> "
           f"{'met' if med['process_wall_s'] < 30 and med['peak_rss_mib'] < 1024 else 'NOT met'}")
     print("peak RSS is the maximum over child processes so far (ru_maxrss of RUSAGE_CHILDREN), i.e. an upper bound")
+    from reaseq_core import catalogue as cat
     from reaseq_core.store import ArtifactStore
-    ArtifactStore().write_json(args.dataset, "bench", "ingest.json", {
+    ArtifactStore().write(args.dataset, cat.BENCH_INGEST, {
         "headline": {"ingest_median_s": round(med["ingest_s"], 2),
                      "process_median_s": round(med["process_wall_s"], 2),
                      "peak_rss_mib": round(med["peak_rss_mib"])},

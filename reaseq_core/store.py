@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .catalogue import SMALL_RUN, STAGES, Artifact, ArtifactShapeError, lookup
+from .catalogue import DATASET_CARD, SMALL_RUN, STAGES, Artifact, ArtifactShapeError, lookup
 from .config import REPO_ROOT, artifact_root
 from .errors import MissingArtifact
 
@@ -165,7 +165,7 @@ class ArtifactStore:
                 "code_version": code_version()}
         if run:
             prov["run"] = run
-        card = self.root / dataset / "data" / "dataset_card.json"
+        card = self.path(dataset, DATASET_CARD)
         if art.stage != "data" and card.exists():
             prov["dataset_hash"] = json.loads(card.read_text(encoding="utf-8"))["content_hash"]
         prov.update(provenance or {})
