@@ -71,7 +71,7 @@ def _reporter(stage: str):
 def knowledge_category_order(store: ArtifactStore, dataset: str) -> list[tuple[str, int, bool]]:
     """(primary category, interactions, has knowledge) for every primary category, most interactions first.
 
-    Needs the data stage (MissingArtifact otherwise); 'has knowledge' comes from item_knowledge.parquet."""
+    Needs the data stage (MissingArtifact otherwise); 'has knowledge' comes from the item knowledge table."""
     items = store.read(dataset, cat.ITEMS)
     inter = store.read(dataset, cat.INTERACTIONS)
     prim = inter["item_id"].map(dict(zip(items["item_id"], items["primary_category"])))
