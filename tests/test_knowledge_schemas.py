@@ -18,26 +18,70 @@ def test_layer1_labels():
     with pytest.raises(InvalidOutput, match="Women's"):             # a category name is no user demand
         schemas.make_taxonomy_check("demand", {"Women's", "Cologne"})(tax(["Gift Giving", "Women's", "Mood", "Value"]))
     schemas.make_taxonomy_check("attribute")(tax(["Brand", "Concentration", "Volume", "Scent Family"]))
+    schemas.make_taxonomy_check("attribute")(tax(["Price", "Concentration", "Volume", "Scent Family"]))
     with pytest.raises(InvalidOutput, match="Sales Rank"):
         schemas.make_taxonomy_check("attribute")(tax(["Brand", "Sales Rank", "Volume", "Scent Family"]))
-    with pytest.raises(InvalidOutput, match="repeated"):
+    with pytest.raises(InvalidOutput, match="repeats an earlier label"):
         schemas.make_taxonomy_check("attribute")(tax(["Volume", "volume ", "Brand", "Scent Family"]))
 
 
-def refined(labels, final):
-    return schemas.RefinementAnswer(reasoning_trace="t", final=final, dimensions=[
-        schemas.RefinedDimension(label=x, rationale="inherited", justification="j", mapped=["m"]) for x in labels])
+@pytest.mark.parametrize("label, kind", [
+    ("Gift for", "function word"), ("Price over the", "function word"), ("Skin &", "function word"),
+    ("Item Weight", "data field"), ("Shipping Weight", "data field"), ("ASIN", "data field"),
+    ("Item Model Num", "data field"), ("Product Dimensions", "data field"), ("Titles", "data field"),
+    ("Category", "data field"), ("Attributes", "placeholder"), ("Products", "placeholder"),
+    ("Price over the category", "form"), ("24 Hour Wear", "form"), ("Skin Skin", "repeated word"),
+    ("Genders", "repeated"), ("gender", "repeated")])
+def test_label_rules_refuse_with_the_reason(label, kind):
+    why = schemas.label_problem(label, ["Gender"], "attribute")
+    assert why is not None and why.split(":")[0] == kind, why
+
+
+def test_label_rules_per_perspective():
+    assert schemas.label_problem("Price", [], "attribute") is None            # a product property (price level)
+    assert schemas.label_problem("Price", [], "demand").startswith("product field")   # the motivation is Budget
+    assert schemas.label_problem("Budget", [], "demand") is None
+    assert schemas.label_problem("Skin Care", [], "demand", {"Skin Care"}).startswith("category name")
+    assert schemas.label_problem("Skin Care", [], "attribute", {"Skin Care"}) is None
+    assert schemas.label_problem("Anti-Aging Care", [], "demand") is None      # hyphenated words are whole words
+    assert schemas.label_problem("Scent", [], "demand", avoid=("scents",)).startswith("avoided")
+
+
+def test_refused_labels_travel_with_the_error():
+    with pytest.raises(InvalidOutput) as e:
+        schemas.make_taxonomy_check("demand")(tax(["Gift for", "Title", "Mood", "Mood"]))
+    assert e.value.labels == ("Gift for", "Title", "Mood")
+    assert "ends in 'for'" in str(e.value) and "data field" in str(e.value)
+
+
+def refined(labels, rationale="inherited"):
+    return schemas.RefinementAnswer(reasoning_trace="t", dimensions=[
+        schemas.RefinedDimension(label=x, rationale=rationale, justification="j", mapped=["m"]) for x in labels])
 
 
 def test_layer2_rules():
-    schemas.make_refinement_check("demand")(refined(["A1", "B2", "C3", "D4"], ["A1", "B2", "C3", "D4"]))
-    with pytest.raises(InvalidOutput, match="does not list"):
-        schemas.make_refinement_check("demand")(refined(["A1", "B2", "C3", "D4"], ["A1", "B2", "C3", "E5"]))
-    with pytest.raises(Exception):                        # label over 15 characters: pydantic rejects it
-        refined(["A label far too long", "B2", "C3", "D4"], ["A1", "B2", "C3", "D4"])
-    value, err = validate_answer('{"reasoning_trace": "t", "dimensions": [], "final": []}', schemas.RefinementAnswer,
-                                 None)
+    schemas.make_refinement_check("demand")(refined(["Scent", "Mood", "Gift Giving", "Season"]))
+    with pytest.raises(InvalidOutput, match="repeats an earlier label"):
+        schemas.make_refinement_check("demand")(refined(["Scent", "Mood", "Gift Giving", "mood"]))
+    with pytest.raises(InvalidOutput, match="ends in 'of'"):
+        schemas.make_refinement_check("attribute")(refined(["Scent", "Mood", "Type of", "Season"]))
+    value, err = validate_answer('{"reasoning_trace": "t", "dimensions": []}', schemas.RefinementAnswer, None)
     assert value is None and "schema violation" in err and "dimensions" in err
+
+
+def test_layer2_rationale_matches_the_labels():
+    parent = ["Gender", "Occasion", "Budget", "Scent"]
+    dims = [{"label": "Gender", "rationale": "new"},             # unchanged label: inherited, whatever was said
+            {"label": "Evening Wear", "rationale": "inherited"},  # changed, no shared word: new
+            {"label": "Scent Strength", "rationale": "inherited"},  # changed, shares "Scent": adapted from it
+            {"label": "Budgets", "rationale": "adapted"},         # the parent's label (plural aside): inherited
+            {"label": "Longevity", "rationale": "adapted"}]       # model's adapted kept, no parent named
+    out = schemas.annotate_changes(dims, parent)
+    assert [d["rationale"] for d in out] == ["inherited", "new", "adapted", "inherited", "adapted"]
+    assert [d["parent"] for d in out] == ["Gender", None, "Scent", "Budget", None]
+    assert [d["rationale_model"] for d in out] == ["new", "inherited", "inherited", "adapted", "adapted"]
+    assert out[0]["change"] == "unchanged from the parent's 'Gender'" and "adapted from" in out[2]["change"]
+    assert schemas.annotate_changes(out, parent) == out                      # idempotent
 
 
 def entry(dim):
@@ -93,7 +137,7 @@ def test_label_repair_is_recorded_and_bounded():
     raw2 = json.dumps({"decisions": ["a.", "b."], "analysis": "x",
                        "dimensions": ["Fragrance", "Brand", "Price", "Gender", "Budget"]})
     assert schemas.repair_taxonomy(raw2, "demand", {"Fragrance"}) is None
-    # nothing forbidden (it failed for another reason): no repair
-    raw3 = json.dumps({"decisions": ["a.", "b."], "analysis": "x", "dimensions": ["A1", "B2", "C3", "D4"]})
+    # nothing refused (it failed for another reason): no repair
+    raw3 = json.dumps({"decisions": ["a.", "b."], "analysis": "x", "dimensions": ["Mood", "Season", "Gift", "Value"]})
     assert schemas.repair_taxonomy(raw3, "demand", set()) is None
     assert schemas.repair_taxonomy("not json", "demand", set()) is None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..llm.backend import LLMBackend
 from ..llm.cache import CallCache
-from ..llm.structured import call_structured
+from ..llm.structured import LABEL_RETRY, call_structured
 from . import inputs, schemas
 from .grounding import ground_knowledge
 from .templates import load_template, render
@@ -63,7 +63,9 @@ def _messages(prompt: str) -> list[dict]:
 
 
 def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> dict:
-    """Layer 1: the category's demand (Prompt 1) or attribute (Prompt 2) taxonomy."""
+    """Layer 1: the category's demand (Prompt 1) or attribute (Prompt 2) taxonomy. Labels are decoded under
+    the label rules (schemas.label_problem): a repeat, a data field or a trailing function word cannot be
+    produced by the embedded model, and is refused (then avoided by the retry) with any other backend."""
     agent = "demand_taxonomy" if perspective == "demand" else "attribute_taxonomy"
     if perspective == "demand":
         kind, lines = inputs.demand_inputs(ds, category)
@@ -73,16 +75,20 @@ def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> di
         kind, lines = inputs.attribute_inputs(ds, category)
         prompt = render(agent, ctx.template(agent), category=category, input_kind_text=inputs.KIND_TEXT[kind],
                         attributes="\n".join(f"- {x}" for x in lines))
+    names = _category_names(ds, category, perspective)
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=category, messages=_messages(prompt),
                           schema_model=schemas.TaxonomyAnswer, json_schema=schemas.taxonomy_schema(),
                           max_tokens=MAX_TOKENS[agent], max_attempts=max(ctx.max_attempts, ctx.taxonomy_attempts),
-                          check=schemas.make_taxonomy_check(perspective, _category_names(ds, category, perspective)),
-                          use_grammar=ctx.use_grammar)
+                          check=schemas.make_taxonomy_check(perspective, names), use_grammar=ctx.use_grammar,
+                          retry=LABEL_RETRY,
+                          label_constraint=schemas.label_constraint(("dimensions", "*"), perspective, names,
+                                                                    schemas.L1_NEW_WORD_CHARS))
     out = {"dimensions": [], "reasoning": "", "decisions": [], "input_kind": kind, "inputs_sample": lines[:60],
-           "status": "ok" if res.ok else "failed", "error": res.error, "attempts": res.attempts, "repair": None}
+           "status": "ok" if res.ok else "failed", "error": res.error, "attempts": res.attempts, "repair": None,
+           "label_guard": res.label_guard, "avoided": list(res.avoided)}
     value = res.value
     if not res.ok:
-        fixed = schemas.repair_taxonomy(res.raw, perspective, _category_names(ds, category, perspective))
+        fixed = schemas.repair_taxonomy(res.raw, perspective, names)
         if fixed is not None:
             value, out["repair"] = fixed
             out.update(status="ok", error=None)
@@ -94,7 +100,9 @@ def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> di
 
 def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, perspective: str,
                      parent_dimensions: list[str]) -> dict:
-    """Layer 2 (Prompt 3): the parent taxonomy refined for one subcategory, with its reasoning trace."""
+    """Layer 2 (Prompt 3): the parent taxonomy refined for one subcategory, with its reasoning trace. Labels
+    follow Layer 1's rules; each dimension's rationale is made to match its label and says what changed
+    from the parent (schemas.annotate_changes); `final` is the labels in order."""
     agent = "dimension_refinement"
     p = PERSPECTIVE[perspective]
     samples = inputs.subcategory_samples(ds, category, subcategory, perspective)
@@ -102,25 +110,30 @@ def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, per
                     evidence_name=p["evidence"], mapped_name=p["mapped"], category=category,
                     parent_dimensions=", ".join(parent_dimensions), subcategory=subcategory,
                     samples="\n".join(f"- {s}" for s in samples))
+    names = _category_names(ds, category, perspective)
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=f"{category} > {subcategory} [{perspective}]",
                           messages=_messages(prompt), schema_model=schemas.RefinementAnswer,
                           json_schema=schemas.refinement_schema(), max_tokens=MAX_TOKENS[agent],
                           max_attempts=max(ctx.max_attempts, ctx.refinement_attempts),
-                          check=schemas.make_refinement_check(perspective, _category_names(ds, category, perspective)),
-                          use_grammar=ctx.use_grammar)
+                          check=schemas.make_refinement_check(perspective, names), use_grammar=ctx.use_grammar,
+                          retry=LABEL_RETRY,
+                          label_constraint=schemas.label_constraint(("dimensions", "*", "label"), perspective, names,
+                                                                    schemas.L2_NEW_WORD_CHARS))
     out = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "ok" if res.ok else "failed",
-           "error": res.error, "attempts": res.attempts, "inputs_sample": samples, "repair": None}
+           "error": res.error, "attempts": res.attempts, "inputs_sample": samples, "repair": None,
+           "parent": list(parent_dimensions), "label_guard": res.label_guard, "avoided": list(res.avoided)}
     value = res.value
     if not res.ok:
-        fixed = schemas.repair_refinement(res.raw, perspective, _category_names(ds, category, perspective))
+        fixed = schemas.repair_refinement(res.raw, perspective, names)
         if fixed is not None:
             value, out["repair"] = fixed
             out.update(status="ok", error=None)
     if value is not None:
         v = value
-        out.update(reasoning_trace=v.reasoning_trace, final=[d.label.strip() for d in v.dimensions],
-                   dimensions=[{"label": d.label.strip(), "rationale": d.rationale, "justification": d.justification,
-                                "mapped": d.mapped} for d in v.dimensions])
+        dims = [{"label": d.label.strip(), "rationale": d.rationale, "justification": d.justification,
+                 "mapped": d.mapped} for d in v.dimensions]
+        out.update(reasoning_trace=v.reasoning_trace, final=[d["label"] for d in dims],
+                   dimensions=schemas.annotate_changes(dims, parent_dimensions))
     return out
 
 

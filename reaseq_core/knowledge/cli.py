@@ -11,6 +11,7 @@ import json
 
 from .. import catalogue as cat
 from ..errors import ReaSeqError
+from ..llm.factory import RETRY_BUDGET_S
 from ..store import ArtifactStore
 
 
@@ -27,11 +28,12 @@ def _build(args) -> int:
     if not cats:
         raise ReaSeqError("choose what to build: --category NAME (repeatable) and/or --items ID,ID")
     backend = make_backend(args.backend, base_url=args.base_url, model=args.model, api_key=args.api_key,
-                           n_threads=args.n_threads, max_concurrency=args.concurrency)
+                           n_threads=args.n_threads, max_concurrency=args.concurrency,
+                           retry_budget_s=args.retry_budget_s)
     cfg = BuildConfig(categories=cats, item_ids=ids, limit=args.limit, single_agent_limit=args.single_agent_limit,
                       single_agent_every=args.single_agent_every, write_every=args.write_every,
                       max_attempts=args.max_attempts, single_agent_attempts=args.single_agent_attempts,
-                      use_grammar=not args.no_grammar, order=args.order)
+                      use_grammar=not args.no_grammar, order=args.order, rebuild_taxonomy=args.rebuild_taxonomy)
     out = build_knowledge(ds, store, backend, cfg, progress=not args.no_progress)
     print(json.dumps(out, indent=2))
     return 0
@@ -60,8 +62,12 @@ def _calls(args) -> int:
     store = ArtifactStore(args.home)
     # require: no call log is an error naming the build command, not an empty listing
     for r in read_call_log(store.require(args.dataset, cat.LLM_CALLS), limit=args.tail):
+        params = r.get("params") or {}
         print(f"--- {r['created']} {r['agent']} {r.get('subject')} attempt={r.get('attempt')} status={r['status']} "
+              f"temperature={r.get('temperature', params.get('temperature'))} seed={r.get('seed', params.get('seed'))} "
               f"{r['prompt_tokens']}+{r['completion_tokens']} tok {r['latency_s']} s")
+        if r.get("prompt_change"):
+            print(f"retry changed the prompt: {r['prompt_change']}")
         if args.prompts:
             print(r["prompt"])
         print(r["response"][:2000])
@@ -94,6 +100,12 @@ def register(sub) -> None:
     b.add_argument("--max-attempts", type=int, default=3, help="attempts per agent call before the item fails")
     b.add_argument("--single-agent-attempts", type=int, default=None,
                    help="attempts of the single-agent baseline before its item fails (default: --max-attempts)")
+    b.add_argument("--retry-budget-s", type=float, default=RETRY_BUDGET_S,
+                   help="seconds of exponential back-off while the endpoint is unreachable (refused, timeout, 5xx) "
+                        "before the build stops with an error naming it (openai backend; default %(default)s)")
+    b.add_argument("--rebuild-taxonomy", action="store_true",
+                   help="ask Layers 1-2 again even for categories / subcategories whose taxonomy is stored ok "
+                        "(their items' Layer-3 prompts then change)")
     b.add_argument("--no-grammar", action="store_true", help="do not send JSON schemas (prompt-only JSON)")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=_build)

@@ -10,6 +10,15 @@ Every LLM call goes through the call cache (catalogue entry `llm_calls`), so a r
 calls without the model and resumes at the first missing one. The item knowledge, the taxonomy and the
 summary (entries `item_knowledge`, `taxonomy`, `knowledge_summary`) are rewritten atomically every
 `write_every` items and at the end; rows of items outside this run are kept.
+
+A taxonomy already built is kept: a category whose Layer-1 taxonomies are both ok, and a subcategory whose
+Layer-2 refinements are both ok and were refined from the category's current Layer-1 labels, are not asked
+again (`rebuild_taxonomy` asks again). So Layer 3 keeps the dimensions its items were built with, and their
+calls keep resolving from the cache even after the taxonomy agents' prompts or label rules change.
+
+When the LLM endpoint cannot be reached (BackendUnavailable, after the backend's bounded back-off) the build
+writes what it has, marks nothing failed (the item in flight simply has no row yet) and stops with one error
+naming the endpoint; the same command run again continues where it stopped.
 """
 from __future__ import annotations
 
@@ -28,12 +37,14 @@ from tqdm import tqdm
 
 from .. import catalogue as cat
 from ..errors import ReaSeqError
+from ..llm.backend import BackendUnavailable
 from ..llm.cache import CallCache
 from ..store import ArtifactStore
-from . import agents, inputs
+from . import agents, inputs, schemas
 from .templates import AGENTS, template_hash
 
 ROW_COLUMNS = list(cat.ITEM_KNOWLEDGE.columns)     # the catalogue declares the row shape, in file order
+PERSPECTIVES = ("demand", "attribute")
 
 
 def _now() -> str:
@@ -52,11 +63,25 @@ class BuildConfig:
     single_agent_attempts: int | None = None  # attempts of the single-agent baseline (None: max_attempts)
     use_grammar: bool = True
     order: str = "popular"                   # within a subcategory: "popular" (most interactions first) or "id"
+    rebuild_taxonomy: bool = False           # ask Layers 1-2 again even where an ok taxonomy is stored
 
 
 def call_cache(store: ArtifactStore, dataset: str) -> CallCache:
     """The dataset's call log (appended line by line by CallCache, so it is opened at its path)."""
     return CallCache(store.path(dataset, cat.LLM_CALLS))
+
+
+def annotate_refinements(taxonomy: dict) -> None:
+    """Every refined dimension says what changed from its parent (schemas.annotate_changes). Refinements stored
+    before this rule existed get it when the taxonomy is next written; their labels do not change."""
+    for node in taxonomy.get("categories", {}).values():
+        for sub in node.get("subcategories", {}).values():
+            for p in PERSPECTIVES:
+                block = sub.get(p) or {}
+                dims = block.get("dimensions") or []
+                if block.get("status") == "ok" and dims and any("change" not in d for d in dims):
+                    block.setdefault("parent", list(node.get(p, {}).get("dimensions") or []))
+                    block["dimensions"] = schemas.annotate_changes(dims, block["parent"])
 
 
 def _load_rows(store: ArtifactStore, dataset: str) -> dict[tuple[str, str], dict]:
@@ -89,6 +114,8 @@ class KnowledgeBuild:
         self.live_seconds = 0.0
         self.started = time.perf_counter()
         self.stopped = False
+        self.reused = {"taxonomies": 0, "refinements": 0}
+        self.done = 0
 
     # ---- selection -------------------------------------------------------------------------------
     def selection(self, category: str) -> pd.DataFrame:
@@ -127,6 +154,7 @@ class KnowledgeBuild:
         self.store.write(self.ds.name, cat.ITEM_KNOWLEDGE, df, prov)
         self.taxonomy["templates"] = self.template_hashes
         self.taxonomy["model"] = self.model_info()
+        annotate_refinements(self.taxonomy)
         self.store.write(self.ds.name, cat.TAXONOMY, self.taxonomy, prov)
         from .summary import knowledge_summary
         totals = self.ds.items["primary_category"].value_counts().to_dict()
@@ -134,15 +162,33 @@ class KnowledgeBuild:
 
     # ---- layers ----------------------------------------------------------------------------------
     def category_taxonomy(self, category: str) -> dict:
-        node = self.taxonomy["categories"].setdefault(category, {"subcategories": {}})
-        for persp in ("demand", "attribute"):
-            node[persp] = agents.taxonomy_agent(self.ctx, self.ds, category, persp)
+        old = self.taxonomy["categories"].get(category)
+        if (old is not None and not self.cfg.rebuild_taxonomy
+                and all(old.get(p, {}).get("status") == "ok" for p in PERSPECTIVES)):
+            self.reused["taxonomies"] += 1          # built before: Layer 3 keeps its dimensions (and cache keys)
+            return old
+        # both perspectives first, stored together: an outage in the second leaves the stored node as it was
+        fresh = {p: agents.taxonomy_agent(self.ctx, self.ds, category, p) for p in PERSPECTIVES}
+        subs = (old or {}).get("subcategories", {})
+        # refinements of other Layer-1 labels are dropped (they are refined again from the new ones)
+        subs = {s: v for s, v in subs.items()
+                if all(v.get(p, {}).get("parent", (old or {}).get(p, {}).get("dimensions")) == fresh[p]["dimensions"]
+                       for p in PERSPECTIVES)}
+        node = {**fresh, "subcategories": subs}
+        self.taxonomy["categories"][category] = node
         return node
 
     def subcategory_taxonomy(self, category: str, subcategory: str) -> dict:
         node = self.taxonomy["categories"][category]
+        old = node["subcategories"].get(subcategory)
+        if (old is not None and not self.cfg.rebuild_taxonomy
+                and all(old.get(p, {}).get("status") == "ok"
+                        and old[p].get("parent", node[p]["dimensions"]) == node[p]["dimensions"]
+                        for p in PERSPECTIVES)):
+            self.reused["refinements"] += 1
+            return old
         sub = {}
-        for persp in ("demand", "attribute"):
+        for persp in PERSPECTIVES:
             parent = node[persp]
             if parent["status"] != "ok":
                 sub[persp] = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "failed",
@@ -192,60 +238,69 @@ class KnowledgeBuild:
         sa_left = self.cfg.single_agent_limit
         fnames = inputs.field_names(self.ds.items)
         bar = tqdm(total=total, desc="knowledge", unit="item", disable=not self.progress, dynamic_ncols=True)
-        done = 0
         try:
-            for category, sel in selections.items():
-                if not len(sel):
-                    continue
-                bar.set_description(f"{category}: taxonomy")
-                self.category_taxonomy(category)
-                self.write()
-                subs = {}
-                for sub in dict.fromkeys(sel["_sub"]):
-                    bar.set_description(f"{category}: refine {sub[:20]}")
-                    subs[sub] = self.subcategory_taxonomy(category, sub)
-                self.write()
-                chunk_sa: list[tuple[dict, str]] = []
-
-                def layer3(item: dict, subs=subs, category=category) -> dict:
-                    st = subs[item["_sub"]]
-                    if st["demand"]["status"] != "ok" or st["attribute"]["status"] != "ok":
-                        return self._failed("; ".join(f"{p} taxonomy for '{item['_sub']}' failed: {st[p]['error']}"
-                                                      for p in ("demand", "attribute") if st[p]["status"] != "ok"))
-                    return agents.item_knowledge_agent(self.ctx, item, f"{category} > {item['_sub']}",
-                                                       st["demand"]["final"], st["attribute"]["final"], fnames)
-
-                for k, (item, result) in enumerate(self._results(sel.to_dict("records"), layer3)):
-                    sub = item["_sub"]
-                    st = subs[sub]
-                    dd, ad = st["demand"].get("final", []), st["attribute"].get("final", [])
-                    bar.set_description(f"{category}: {sub[:20]}")
-                    self.rows[(str(item["item_id"]), "multi_agent")] = self._row(
-                        item, "multi_agent", category, sub, result, (dd, ad), "item_knowledge")
-                    self._account(result)
-                    if sa_left > 0 and k % max(1, self.cfg.single_agent_every) == 0:
-                        chunk_sa.append((item, sub))
-                        sa_left -= 1
-                    done += 1
-                    bar.update(1)
-                    self._postfix(bar, total - done)
-                    if self.on_item:
-                        self.on_item(done, total)
-                    if done % self.cfg.write_every == 0:
-                        self._run_single_agent(chunk_sa, category, fnames)
-                        chunk_sa = []
-                        self.write()
-                self._run_single_agent(chunk_sa, category, fnames)
-                self.write()
-                if self.stopped:
-                    break
+            done = self._run_categories(selections, total, sa_left, fnames, bar)
+        except BackendUnavailable as e:
+            self.write()          # everything finished so far; the item or taxonomy in flight has no entry yet
+            raise e.with_note(f"knowledge build stopped after {self.done} of {total} items ({len(self.rows)} rows "
+                              f"stored, nothing marked failed); run the same command again to continue") from None
         finally:
             bar.close()
         self.write()
         return {"items_selected": total, "items_processed": done, "stopped": self.stopped,
                 "live_items": self.live_items, "live_seconds": round(self.live_seconds, 1),
-                "cache_hits": self.cache.hits, "cache_misses": self.cache.misses,
+                "cache_hits": self.cache.hits, "cache_misses": self.cache.misses, "reused": self.reused,
                 "items_per_hour_live": round(3600 * self.live_items / self.live_seconds, 1) if self.live_seconds else None}
+
+    def _run_categories(self, selections: dict, total: int, sa_left: int, fnames: str, bar) -> int:
+        done = self.done = 0
+        for category, sel in selections.items():
+            if not len(sel):
+                continue
+            bar.set_description(f"{category}: taxonomy")
+            self.category_taxonomy(category)
+            self.write()
+            subs = {}
+            for sub in dict.fromkeys(sel["_sub"]):
+                bar.set_description(f"{category}: refine {sub[:20]}")
+                subs[sub] = self.subcategory_taxonomy(category, sub)
+            self.write()
+            chunk_sa: list[tuple[dict, str]] = []
+
+            def layer3(item: dict, subs=subs, category=category) -> dict:
+                st = subs[item["_sub"]]
+                if st["demand"]["status"] != "ok" or st["attribute"]["status"] != "ok":
+                    return self._failed("; ".join(f"{p} taxonomy for '{item['_sub']}' failed: {st[p]['error']}"
+                                                  for p in ("demand", "attribute") if st[p]["status"] != "ok"))
+                return agents.item_knowledge_agent(self.ctx, item, f"{category} > {item['_sub']}",
+                                                   st["demand"]["final"], st["attribute"]["final"], fnames)
+
+            for k, (item, result) in enumerate(self._results(sel.to_dict("records"), layer3)):
+                sub = item["_sub"]
+                st = subs[sub]
+                dd, ad = st["demand"].get("final", []), st["attribute"].get("final", [])
+                bar.set_description(f"{category}: {sub[:20]}")
+                self.rows[(str(item["item_id"]), "multi_agent")] = self._row(
+                    item, "multi_agent", category, sub, result, (dd, ad), "item_knowledge")
+                self._account(result)
+                if sa_left > 0 and k % max(1, self.cfg.single_agent_every) == 0:
+                    chunk_sa.append((item, sub))
+                    sa_left -= 1
+                done += 1
+                self.done = done
+                bar.update(1)
+                self._postfix(bar, total - done)
+                if self.on_item:
+                    self.on_item(done, total)
+                if done % self.cfg.write_every == 0:
+                    self._run_single_agent(chunk_sa, category, fnames)
+                    chunk_sa = []
+                    self.write()
+            self._run_single_agent(chunk_sa, category, fnames)
+            self.write()
+            if self.stopped:
+                break
+        return done
 
     def _results(self, records: list[dict], fn: Callable[[dict], dict]):
         """(item, fn(item)) in order; with a backend that batches (max_concurrency > 1) up to that many items
@@ -263,7 +318,13 @@ class KnowledgeBuild:
             pending = deque((r, ex.submit(fn, r)) for r in itertools.islice(it, conc))
             while pending:
                 r, fut = pending.popleft()
-                yield r, fut.result()
+                try:
+                    result = fut.result()
+                except BaseException:
+                    for _, f in pending:      # an outage (or any error): start nothing more
+                        f.cancel()
+                    raise
+                yield r, result
                 if self.should_stop():
                     self.stopped = True
                     for _, f in pending:

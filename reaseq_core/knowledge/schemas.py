@@ -1,25 +1,49 @@
-"""The answer of every knowledge agent, as pydantic models, plus the JSON schemas sent as grammars.
+"""The answer of every knowledge agent, as pydantic models, plus the JSON schemas sent as grammars, plus the
+label rules of the taxonomies.
 
 The grammar schemas are built per call: Layer 3's schema lists the item's taxonomy labels as an enum, so
 a small model cannot invent a dimension; the pydantic check then rejects a missing or repeated one.
 Lengths are bounded in both, which bounds the tokens an item costs.
+
+Taxonomy labels (Layers 1 and 2) are 1-3 whole words (the grammar's pattern), and `label_problem` refuses a
+label that repeats an earlier one, repeats a word, ends in a function word, names a data field, is a
+placeholder, or (demand) names a product field or a category. The same rule runs twice: while decoding,
+as a label constraint (llm/label_guard.py: a refused label cannot be closed, so it cannot be produced), and
+after decoding, as validation (for backends that cannot decode with it).
+
+Which labels name data fields (refused in both perspectives): the bookkeeping of the catalogue, whose
+value says nothing about what a product is or why it is bought: title / name, identifiers (ASIN, UPC, SKU,
+model number), catalogue position (category, path, subcategory, sales rank), logistics (shipping, shipping /
+item / package weight, product / package dimensions), listing dates, images, links, descriptions, reviews.
+Brand and price are fields too, but their values characterise the product (maker; price level), so the
+attribute taxonomy may keep them as dimensions (Beauty has no merchant key-values: brand and price are two
+of its few structured product properties); a demand dimension is a motivation, so there the field is
+refused and its motivation form is asked for ("Budget", "Brand Loyalty").
 """
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..llm.label_guard import LabelConstraint
 from ..llm.structured import InvalidOutput
 
 L1_MIN_DIMS, L1_MAX_DIMS = 4, 6        # Layer 1 taxonomy size
 L2_MIN_DIMS, L2_MAX_DIMS = 4, 4        # Layer 2 refined dimensions per perspective (compact: tokens per item)
-LABEL_MAX = 15                         # paper, Prompt 3: "a concise dimension label (<= 15 characters)"
+LABEL_MAX = 15                         # single-agent labels (its schema is unchanged: shipped cache keys)
+LABEL_WORDS = 3                        # taxonomy labels: 1-3 whole words, never cut at a character cap
+L1_NEW_WORD_CHARS = 24                 # no word starts once a Layer-1 label is this long
+L2_NEW_WORD_CHARS = 12                 # Layer 2: keeps labels near the paper's "<= 15 characters" (Prompt 3)
 ANALYSIS_MAX = 90
 KEYWORD_MAX = 24
 EVIDENCE_MAX = 40
 SINGLE_AGENT_DIMS = 4
 
+_WORD = "[A-Za-z][A-Za-z'-]{0,19}"     # a word: letters, inner apostrophe or hyphen; "&" may join words
+LABEL_PATTERN = f"^{_WORD}( ({_WORD}|&)){{0,{LABEL_WORDS - 1}}}$"
+_LABEL_RE = re.compile(LABEL_PATTERN)
 
 class TaxonomyAnswer(BaseModel):
     """Layer 1 (Prompts 1 and 2): clustering decisions, analysis, final dimension labels."""
@@ -29,17 +53,17 @@ class TaxonomyAnswer(BaseModel):
 
 
 class RefinedDimension(BaseModel):
-    label: str = Field(min_length=2, max_length=LABEL_MAX)
+    label: str = Field(min_length=2, max_length=62)     # 3 words of at most 20 letters (LABEL_PATTERN)
     rationale: Literal["inherited", "adapted", "new"]
     justification: str = Field(max_length=160)
     mapped: list[str] = Field(min_length=1, max_length=4)
 
 
 class RefinementAnswer(BaseModel):
-    """Layer 2 (Prompt 3): reasoning trace, justified dimensions, final label list."""
+    """Layer 2 (Prompt 3): reasoning trace and justified dimensions. The paper's third part, the final label
+    list, is the justified labels in order: the agent builds it (agents.py), so the two cannot disagree."""
     reasoning_trace: str = Field(max_length=600)
-    dimensions: list[RefinedDimension] = Field(min_length=3, max_length=L2_MAX_DIMS)
-    final: list[str] = Field(min_length=3, max_length=L2_MAX_DIMS)   # 3: after a label repair (see repair_refinement)
+    dimensions: list[RefinedDimension] = Field(min_length=3, max_length=L2_MAX_DIMS)   # 3: after a label repair
 
 
 class KnowledgeEntry(BaseModel):
@@ -55,52 +79,131 @@ class ItemKnowledgeAnswer(BaseModel):
     product_attribute: list[KnowledgeEntry] = Field(min_length=1, max_length=6)
 
 
-# ---- semantic checks the schema cannot express ------------------------------------------------------
+# ---- label rules -----------------------------------------------------------------------------------
 def _norm(s: str) -> str:
     return " ".join(s.lower().split())
 
 
-# Labels that name a metadata field rather than a dimension: a user-demand dimension is a motivation (Prompt 1,
-# "user-centricity"), and no perspective's dimension is the bookkeeping of the data (rank, path, title).
-FIELD_LABELS = {"title", "titles", "example title", "sales rank", "sales_rank", "rank", "category path", "category",
-                "categories", "subcategory", "product title"}
-NOT_DEMAND_LABELS = FIELD_LABELS | {"brand", "brands", "price", "product type", "product types", "product features",
-                                    "user motivations", "user motivation", "user needs"}
+def _singular(w: str) -> str:
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+def label_key(label: str) -> str:
+    """What two labels must differ in: case, spacing, hyphens / underscores, apostrophes and plural -s aside."""
+    words = re.sub(r"[_\-/]", " ", label.lower().replace("'", "")).split()
+    return " ".join(_singular(w) for w in words)
+
+
+def _keys(labels) -> set[str]:
+    return {label_key(x) for x in labels}
+
+
+# A label ending in one of these is cut short ("Gift for", "Price over the").
+FUNCTION_WORDS = {"a", "an", "the", "of", "over", "and", "or", "nor", "for", "with", "without", "to", "in", "on",
+                  "at", "by", "from", "into", "onto", "per", "as", "than", "vs", "via", "about", "under", "between",
+                  "across", "your", "their", "its", "our", "my", "his", "her", "this", "that", "these", "those", "&"}
+# Data fields: catalogue bookkeeping, identifiers, logistics (see the module docstring for why).
+FIELD_LABELS = _keys([
+    "title", "product title", "item title", "example title", "name", "product name", "item name",
+    "asin", "upc", "ean", "isbn", "sku", "id", "item id", "product id", "model", "model number", "model num",
+    "item model number", "item model num", "part number", "category", "category path", "subcategory",
+    "sub category", "sales rank", "sales_rank", "salesrank", "rank", "best sellers rank", "weight", "item weight",
+    "shipping weight", "package weight", "product weight", "dimension", "product dimension", "item dimension",
+    "package dimension", "product dim", "shipping", "domestic shipping", "international shipping", "shipping info",
+    "date first available", "date first listed", "release date", "image", "image url", "imurl", "url", "link",
+    "related", "also bought", "also viewed", "bought together", "description", "product description", "detail",
+    "product detail", "review", "customer review", "rating", "star rating"])
+# Placeholders: words about taxonomies, not a dimension of one.
+PLACEHOLDER_LABELS = _keys([
+    "attribute", "product attribute", "item attribute", "product", "item", "feature", "product feature",
+    "item feature", "other", "misc", "miscellaneous", "general", "user need", "user motivation", "motivation",
+    "need", "demand", "user demand", "user", "customer", "info", "information", "data", "property",
+    "product property", "characteristic", "aspect"])
+# Demand only: product fields, where a demand dimension names why users buy ("Budget", not "Price").
+NOT_DEMAND_LABELS = _keys(["brand", "manufacturer", "price", "product type", "type"])
 
 
 def forbidden_labels(perspective: str) -> set[str]:
-    return NOT_DEMAND_LABELS if perspective == "demand" else FIELD_LABELS
+    """Label keys a perspective refuses (besides category names and repeats)."""
+    return FIELD_LABELS | PLACEHOLDER_LABELS | (NOT_DEMAND_LABELS if perspective == "demand" else set())
 
 
-def _check_labels(labels: list[str], forbidden: set[str], perspective: str) -> None:
-    bad = [x for x in labels if _norm(x) in forbidden]
-    if bad:
-        what = ("product fields or category names, not user motivations; replace them with reasons why users buy"
-                if perspective == "demand" else "data fields (rank, path, title), not product properties")
-        raise InvalidOutput(f"dimension label(s) {bad} are {what}")
+def label_problem(label: str, earlier: list[str], perspective: str, also_forbidden: set[str] = frozenset(),
+                  avoid: tuple[str, ...] = ()) -> str | None:
+    """Why `label` cannot follow `earlier` in a taxonomy of `perspective`, or None when it can. The text before
+    the first colon names the kind of problem (the label guard counts them)."""
+    s = label.strip()          # the grammar allows no outer spaces; a label still being decoded may end in one
+    if not s:
+        return "empty: an empty label"
+    if not _LABEL_RE.match(s):
+        return f"form: '{label}' is not 1-{LABEL_WORDS} whole words of letters"
+    key = label_key(s)
+    words = key.split()
+    if len(set(words)) != len(words):
+        return f"repeated word: '{label}' repeats a word"
+    if key in _keys(earlier):
+        return f"repeated: '{label}' repeats an earlier label"
+    if s.split()[-1].lower() in FUNCTION_WORDS:
+        return f"function word: '{label}' ends in '{s.split()[-1]}'"
+    if key in FIELD_LABELS:
+        return f"data field: '{label}' names a data field, not a product property or user motivation"
+    if key in PLACEHOLDER_LABELS:
+        return f"placeholder: '{label}' names no dimension"
+    if perspective == "demand" and key in NOT_DEMAND_LABELS:
+        return (f"product field: '{label}' is a product field, not a user motivation (name why users buy, "
+                f"e.g. Budget instead of Price)")
+    if perspective == "demand" and key in _keys(also_forbidden):
+        return f"category name: '{label}' is a category name, not a user motivation"
+    if key in _keys(avoid):
+        return f"avoided: '{label}' was refused in an earlier attempt"
+    return None
+
+
+def check_labels(labels: list[str], perspective: str, also_forbidden: set[str] = frozenset(),
+                 what: str = "dimension label") -> None:
+    """Raise InvalidOutput naming every refused label and why (the labels go to the retry's avoid list)."""
+    problems, bad = [], []
+    for i, x in enumerate(labels):
+        why = label_problem(x, labels[:i], perspective, also_forbidden)
+        if why:
+            problems.append(why.split(": ", 1)[1])
+            bad.append(x)
+    if problems:
+        raise InvalidOutput(f"{what}(s) refused: " + "; ".join(problems), labels=bad)
+
+
+def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: set[str], new_word_chars: int):
+    """The factory call_structured calls per attempt: the label rules as a decoding constraint, plus the
+    labels refused by earlier attempts."""
+    forbidden = sorted(_keys(also_forbidden)) if perspective == "demand" else []
+
+    def make(avoid: tuple[str, ...]) -> LabelConstraint:
+        def refuse(label: str, earlier: list[str]) -> str | None:
+            return label_problem(label, earlier, perspective, also_forbidden, avoid)
+        rules = {"version": 1, "perspective": perspective, "words": LABEL_WORDS, "pattern": LABEL_PATTERN,
+                 "category_names": forbidden, "avoid": sorted(_keys(avoid))}
+        return LabelConstraint(path, refuse, max_words=LABEL_WORDS, new_word_chars=new_word_chars, rules=rules)
+    return make
 
 
 def make_taxonomy_check(perspective: str, also_forbidden: set[str] = frozenset()):
     def check(ans: TaxonomyAnswer) -> None:
-        dims = [_norm(d) for d in ans.dimensions]
-        if len(set(dims)) != len(dims):
-            raise InvalidOutput(f"repeated dimension label in {ans.dimensions}")
-        if any(not d for d in dims):
-            raise InvalidOutput("empty dimension label")
-        _check_labels(ans.dimensions, forbidden_labels(perspective) | {_norm(x) for x in also_forbidden}, perspective)
+        check_labels(ans.dimensions, perspective, also_forbidden)
     return check
 
 
 def make_refinement_check(perspective: str, also_forbidden: set[str] = frozenset()):
     def check(ans: RefinementAnswer) -> None:
-        check_refinement(ans)
-        _check_labels([d.label for d in ans.dimensions], forbidden_labels(perspective) | {_norm(x) for x in also_forbidden},
-                      perspective)
+        check_labels([d.label for d in ans.dimensions], perspective, also_forbidden, "refined dimension label")
     return check
 
 
-def repair_labels(raw: str, schema_model, labels_of, drop, forbidden: set[str], min_left: int):
-    """Last resort after every attempt failed only because of forbidden labels: drop those labels, keep the
+def repair_labels(raw: str, schema_model, labels_of, drop, refused, min_left: int):
+    """Last resort after every attempt failed only because of refused labels: drop those labels, keep the
     answer if at least `min_left` remain. Returns (answer, note) or None. The note goes into the artifact, so
     a repaired answer is never mistaken for one the model produced as is."""
     from ..llm.structured import parse_json_tolerant
@@ -108,41 +211,58 @@ def repair_labels(raw: str, schema_model, labels_of, drop, forbidden: set[str], 
         ans = schema_model.model_validate(parse_json_tolerant(raw))
     except ValueError:   # not JSON, or not the schema (pydantic's ValidationError is a ValueError): not repairable,
         return None      # and the caller keeps the attempt's own failure reason
-    bad = [x for x in labels_of(ans) if _norm(x) in forbidden]
-    keep = [x for x in labels_of(ans) if _norm(x) not in forbidden]
-    if not bad or len(keep) < min_left or len({_norm(x) for x in keep}) != len(keep):
+    labels = labels_of(ans)
+    bad = [x for i, x in enumerate(labels) if refused(x, labels[:i])]
+    keep = [x for x in labels if x not in bad]
+    if not bad or len(keep) < min_left or any(refused(x, keep[:i]) for i, x in enumerate(keep)):
         return None
-    return drop(ans, {_norm(x) for x in bad}), f"repaired: removed label(s) {bad} that broke the label rule"
+    return drop(ans, set(bad)), f"repaired: removed label(s) {bad} that broke the label rules"
 
 
 def repair_taxonomy(raw: str, perspective: str, also_forbidden: set[str]):
-    forbidden = forbidden_labels(perspective) | {_norm(x) for x in also_forbidden}
     return repair_labels(raw, TaxonomyAnswer, lambda a: a.dimensions,
-                         lambda a, bad: a.model_copy(update={"dimensions": [d for d in a.dimensions if _norm(d) not in bad]}),
-                         forbidden, 3)
+                         lambda a, bad: a.model_copy(update={"dimensions": [d for d in a.dimensions if d not in bad]}),
+                         lambda x, earlier: label_problem(x, earlier, perspective, also_forbidden), 3)
 
 
 def repair_refinement(raw: str, perspective: str, also_forbidden: set[str]):
-    forbidden = forbidden_labels(perspective) | {_norm(x) for x in also_forbidden}
-    try:
-        from ..llm.structured import parse_json_tolerant
-        check_refinement(RefinementAnswer.model_validate(parse_json_tolerant(raw)))
-    except ValueError:   # unparseable, off-schema or InvalidOutput: only answers that break nothing but the label
-        return None      # rule are repaired; the caller keeps the attempt's own failure reason
     return repair_labels(raw, RefinementAnswer, lambda a: [d.label for d in a.dimensions],
-                         lambda a, bad: a.model_copy(update={
-                             "dimensions": [d for d in a.dimensions if _norm(d.label) not in bad],
-                             "final": [f for f in a.final if _norm(f) not in bad]}),
-                         forbidden, 3)
+                         lambda a, bad: a.model_copy(update={"dimensions": [d for d in a.dimensions
+                                                                            if d.label not in bad]}),
+                         lambda x, earlier: label_problem(x, earlier, perspective, also_forbidden), 3)
 
 
-def check_refinement(ans: RefinementAnswer) -> None:
-    labels = [_norm(d.label) for d in ans.dimensions]
-    if len(set(labels)) != len(labels):
-        raise InvalidOutput(f"repeated refined dimension label in {[d.label for d in ans.dimensions]}")
-    if set(labels) != {_norm(f) for f in ans.final}:
-        raise InvalidOutput(f"final taxonomy {ans.final} does not list the justified dimensions "
-                            f"{[d.label for d in ans.dimensions]}")
+# ---- Layer 2: what changed from the parent -------------------------------------------------------------
+def annotate_changes(dimensions: list[dict], parent: list[str]) -> list[dict]:
+    """Make each refined dimension's rationale match what it did, and say what changed from the parent.
+
+    Rule: `inherited` means the parent's label unchanged (same label_key); a changed label is `adapted` or
+    `new`. The model's word is kept where it agrees with the labels; a changed label it called inherited
+    becomes `adapted` when it shares a word with a parent label, else `new`; an unchanged label it called
+    adapted / new becomes `inherited`. Adds `rationale_model` (the model's word), `parent` (the parent label
+    it comes from, None for new or where no parent label shares a word) and `change` (one readable line).
+    Idempotent; older taxonomies are annotated the same way when they are next written."""
+    by_key = {label_key(p): p for p in parent}
+    out = []
+    for d in dimensions:
+        label = d["label"]
+        claimed = d.get("rationale_model", d.get("rationale"))
+        same = by_key.get(label_key(label))
+        words = set(label_key(label).split())
+        related = [p for p in parent if words & set(label_key(p).split())]
+        if same is not None:
+            rationale, src, change = "inherited", same, f"unchanged from the parent's '{same}'"
+        elif claimed == "new":
+            rationale, src, change = "new", None, "new for this subcategory"
+        elif related:
+            rationale, src = "adapted", related[0]
+            change = f"adapted from the parent's '{related[0]}'"
+        elif claimed == "adapted":
+            rationale, src, change = "adapted", None, "adapted (no parent label shares a word with it)"
+        else:
+            rationale, src, change = "new", None, "new for this subcategory (called inherited, but no parent has it)"
+        out.append({**d, "rationale": rationale, "rationale_model": claimed, "parent": src, "change": change})
+    return out
 
 
 def make_knowledge_check(demand_dims: list[str], attribute_dims: list[str]):
@@ -181,16 +301,19 @@ def _obj(props: dict) -> dict:
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
+def _label() -> dict:
+    return {"type": "string", "pattern": LABEL_PATTERN}
+
+
 def taxonomy_schema() -> dict:
     return _obj({"decisions": _arr(_str(120), 2, 4), "analysis": _str(200),
-                 "dimensions": _arr(_str(24, 2), L1_MIN_DIMS, L1_MAX_DIMS)})
+                 "dimensions": _arr(_label(), L1_MIN_DIMS, L1_MAX_DIMS)})
 
 
 def refinement_schema() -> dict:
-    dim = _obj({"label": _str(LABEL_MAX, 2), "rationale": {"type": "string", "enum": ["inherited", "adapted", "new"]},
+    dim = _obj({"label": _label(), "rationale": {"type": "string", "enum": ["inherited", "adapted", "new"]},
                 "justification": _str(70), "mapped": _arr(_str(25), 1, 2)})
-    return _obj({"reasoning_trace": _str(250), "dimensions": _arr(dim, L2_MIN_DIMS, L2_MAX_DIMS),
-                 "final": _arr(_str(LABEL_MAX, 2), L2_MIN_DIMS, L2_MAX_DIMS)})
+    return _obj({"reasoning_trace": _str(250), "dimensions": _arr(dim, L2_MIN_DIMS, L2_MAX_DIMS)})
 
 
 def _entry(dimension: dict) -> dict:

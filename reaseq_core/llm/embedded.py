@@ -139,19 +139,28 @@ class EmbeddedBackend:
             self._llm.reset()
 
     def complete(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0,
-                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
+                 seed: int | None = None, json_schema: dict | None = None, constraint=None) -> Completion:
         llm = self.llm
         kw = {}
         if json_schema is not None:
             kw["response_format"] = {"type": "json_object", "schema": json_schema}
         if seed is not None:
             kw["seed"] = seed
+        guard = None
+        if constraint is not None and json_schema is not None:    # the guard works on top of the schema grammar
+            from .label_guard import LabelGuard, vocab_tables
+            guard = LabelGuard(constraint, vocab_tables(llm))
+        llm.label_guard = guard
         t0 = time.perf_counter()
-        out = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
-                                         top_p=1.0 if temperature == 0 else 0.95, **kw)
+        try:
+            out = llm.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
+                                             top_p=1.0 if temperature == 0 else 0.95, **kw)
+        finally:
+            llm.label_guard = None
         dt = time.perf_counter() - t0
         ch = out["choices"][0]
         usage = out.get("usage") or {}
+        extra = {"label_guard": guard.stats()} if guard is not None else {}
         return Completion(text=ch["message"]["content"] or "", prompt_tokens=int(usage.get("prompt_tokens", 0)),
                           completion_tokens=int(usage.get("completion_tokens", 0)), latency_s=dt,
-                          finish_reason=ch.get("finish_reason") or "stop")
+                          finish_reason=ch.get("finish_reason") or "stop", extra=extra)

@@ -22,26 +22,32 @@ class FakeBackendForTests:
         self.model_hash = "fake"
         self.delay_s = delay_s
         self.calls: list[list[dict]] = []
+        self.params: list[dict] = []          # temperature, seed and label constraint of every call
         self.max_concurrency = 1
 
     def complete(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0,
-                 seed: int | None = None, json_schema: dict | None = None) -> Completion:
+                 seed: int | None = None, json_schema: dict | None = None, constraint=None) -> Completion:
         self.calls.append(messages)
+        self.params.append({"temperature": temperature, "seed": seed, "constraint": constraint})
         if self.delay_s:
             time.sleep(self.delay_s)
         if self._replies is not None:
             text = self._replies.pop(0) if self._replies else "{}"
         else:
             text = self._reply(messages, json_schema)
+        extra = {"label_guard": "not applied (fake backend)"} if constraint is not None else {}
         return Completion(text=text, prompt_tokens=sum(len(m["content"].split()) for m in messages),
-                          completion_tokens=len(text.split()), latency_s=self.delay_s)
+                          completion_tokens=len(text.split()), latency_s=self.delay_s, extra=extra)
 
 
 def schema_filler(schema: dict, words: tuple[str, ...] = ("alpha", "beta", "gamma", "delta", "omega", "sigma")):
     """A JSON value that satisfies `schema` (the subset the knowledge agents use): the first enum value,
     minItems array entries (distinct strings; one object per enum value where an array's objects carry an
-    enum 'dimension'), strings cut to maxLength. For plumbing tests: it is valid, not meaningful."""
+    enum 'dimension'), strings cut to maxLength, whole capitalised words where a string has a `pattern`
+    (the knowledge labels). For plumbing tests: it is valid, not meaningful."""
     counter = iter(range(10**6))
+    labels = [w.title() for w in words] + [f"{a.title()} {b.title()}" for a in words for b in words if a != b]
+    label_counter = iter(range(10**6))
 
     def fill(s: dict, key: str = ""):
         if "enum" in s:
@@ -59,6 +65,8 @@ def schema_filler(schema: dict, words: tuple[str, ...] = ("alpha", "beta", "gamm
             if key in ("final", "dimensions") and it.get("type") == "object":
                 return [fill(it, "dimension") for _ in range(s.get("minItems", 1))]
             return [fill(it, key) for _ in range(s.get("minItems", 1))]
+        if t == "string" and "pattern" in s:          # a label: one or two distinct capitalised words
+            return labels[next(label_counter) % len(labels)]
         if t == "string":
             w = f"{words[next(counter) % len(words)]} {next(counter)}"
             return w[: s.get("maxLength", 40)]

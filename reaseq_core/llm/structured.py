@@ -1,10 +1,18 @@
 """Structured output: ask for JSON (schema grammar / JSON mode), parse tolerantly, validate, retry a bounded
 number of times, and otherwise report the failure with its reason. Nothing invalid is silently accepted.
 
-Every attempt goes through the call cache. Attempt 0 is greedy (temperature 0). A retry shows the model
-its previous answer and the rule it broke (appended after the original prompt, so the prompt's prefix is
-reused) and samples at a low temperature with a fixed seed per attempt: a retry has its own cache key, and a
-resumed run replays exactly the attempts it made before.
+Every attempt goes through the call cache. Attempt 0 is greedy (temperature 0). A retry changes what
+matters: it shows the model its previous answer and the rule it broke (appended after the original prompt,
+so the prompt's prefix is reused), names the labels to avoid where the rule was about labels, and samples at
+the policy's temperature with a fixed seed per attempt: a retry has its own cache key, and a resumed run
+replays exactly the attempts it made before. The call log records per attempt its `seed`, `temperature` and
+`prompt_change`.
+
+A label constraint (label_guard.py) travels with the call; the labels refused by an attempt are added to
+the next attempt's constraint, so a backend that decodes with it cannot produce them again.
+
+`BackendUnavailable` (the endpoint cannot be reached) is raised to the caller untouched: an outage is no
+answer, so it is neither logged nor counted as an attempt.
 """
 from __future__ import annotations
 
@@ -15,16 +23,44 @@ from typing import Callable
 
 from pydantic import BaseModel, ValidationError
 
-from .backend import LLMBackend, messages_text
+from .backend import BackendUnavailable, LLMBackend, messages_text
 from .cache import CallCache, call_key
+from .label_guard import LabelConstraint
 
 RETRY_TEMPERATURE = 0.4
 RETRY_FEEDBACK = ("That answer is invalid: {error}. Reply again with the whole corrected JSON object, "
                   "following every rule of the task.")
+AVOID_FEEDBACK = ("That answer is invalid: {error}. Do not use these labels again: {avoid}. Reply again with the "
+                  "whole corrected JSON object, following every rule of the task; every label must be new.")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Temperature per attempt (the last value repeats); the seed of attempt k > 0 is k (attempt 0 is greedy).
+    The default is the policy every shipped call-log entry was made with: changing it would change the cache
+    keys of retried calls."""
+    temperatures: tuple[float, ...] = (0.0, RETRY_TEMPERATURE)
+
+    def temperature(self, attempt: int) -> float:
+        return self.temperatures[min(attempt, len(self.temperatures) - 1)]
+
+    @staticmethod
+    def seed(attempt: int) -> int | None:
+        return None if attempt == 0 else attempt
+
+
+DEFAULT_RETRY = RetryPolicy()
+# label agents (taxonomies): each retry samples hotter, so a confident wrong answer is not simply repeated
+LABEL_RETRY = RetryPolicy(temperatures=(0.0, 0.5, 0.7, 0.9, 1.0))
 
 
 class InvalidOutput(ValueError):
-    """The answer parsed but breaks a rule the schema cannot express (missing dimension, ...)."""
+    """The answer parsed but breaks a rule the schema cannot express (missing dimension, ...). `labels` are
+    the labels that broke it: the retry's prompt and label constraint avoid them."""
+
+    def __init__(self, message: str, labels: list[str] | tuple[str, ...] = ()):
+        super().__init__(message)
+        self.labels = tuple(labels)
 
 
 @dataclass
@@ -38,6 +74,8 @@ class StructuredResult:
     latency_s: float = 0.0         # summed latency of all attempts (cached ones report their original latency)
     completion_tokens: int = 0
     keys: list[str] = field(default_factory=list)
+    label_guard: dict | None = None   # the accepted (or last) attempt's label-guard report, when a constraint was used
+    avoided: tuple[str, ...] = ()     # labels refused by earlier attempts, avoided by the later ones
 
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$", re.S)
@@ -62,40 +100,57 @@ def parse_json_tolerant(text: str):
 def validate_answer(text: str, schema_model: type[BaseModel], check: Callable[[BaseModel], None] | None,
                     finish_reason: str = "stop") -> tuple[BaseModel | None, str | None]:
     """(value, None) when valid, else (None, reason)."""
+    value, err, _ = _validate(text, schema_model, check, finish_reason)
+    return value, err
+
+
+def _validate(text: str, schema_model, check, finish_reason: str = "stop"):
+    """(value, reason, labels that broke a rule)."""
     try:
         obj = parse_json_tolerant(text)
     except ValueError as e:
         reason = str(e)
         if finish_reason == "length":
             reason = "output cut at max_tokens; " + reason
-        return None, reason
+        return None, reason, ()
     try:
         value = schema_model.model_validate(obj)
     except ValidationError as e:
         errs = "; ".join(f"{'.'.join(map(str, er['loc'])) or '<root>'}: {er['msg']}" for er in e.errors()[:4])
-        return None, f"schema violation: {errs}"
+        return None, f"schema violation: {errs}", ()
     if check is not None:
         try:
             check(value)
         except InvalidOutput as e:
-            return None, str(e)
-    return value, None
+            return None, str(e), e.labels
+    return value, None, ()
 
 
 def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subject: str, messages: list[dict],
                     schema_model: type[BaseModel], json_schema: dict | None = None, max_tokens: int = 512,
                     max_attempts: int = 3, check: Callable[[BaseModel], None] | None = None,
-                    use_grammar: bool = True) -> StructuredResult:
+                    use_grammar: bool = True, retry: RetryPolicy = DEFAULT_RETRY,
+                    label_constraint: Callable[[tuple[str, ...]], LabelConstraint] | None = None) -> StructuredResult:
+    """`label_constraint(avoid)` builds the attempt's label constraint; `avoid` holds the labels earlier attempts
+    were refused for. Raises BackendUnavailable (never logged) when the endpoint cannot be reached."""
     schema = (json_schema or schema_model.model_json_schema()) if use_grammar else None
     res = StructuredResult(ok=False, value=None, raw="", error=None, attempts=0)
-    base_messages, last_invalid = messages, None
+    base_messages, last_invalid, avoid = messages, None, ()
     for attempt in range(max_attempts):
-        messages = base_messages
+        messages, prompt_change = base_messages, None
         if last_invalid is not None:          # (raw answer, reason) of the previous attempt
+            feedback = (AVOID_FEEDBACK.format(error=last_invalid[1], avoid=", ".join(avoid)) if avoid
+                        else RETRY_FEEDBACK.format(error=last_invalid[1]))
             messages = base_messages + [{"role": "assistant", "content": last_invalid[0]},
-                                        {"role": "user", "content": RETRY_FEEDBACK.format(error=last_invalid[1])}]
-        params = {"max_tokens": max_tokens, "temperature": 0.0 if attempt == 0 else RETRY_TEMPERATURE,
-                  "seed": None if attempt == 0 else attempt, "json_schema": schema}
+                                        {"role": "user", "content": feedback}]
+            prompt_change = f"previous answer and its error appended (attempt {attempt - 1}: {last_invalid[1]})"
+            if avoid:
+                prompt_change += f"; labels to avoid: {list(avoid)}"
+        constraint = label_constraint(avoid) if label_constraint is not None and schema is not None else None
+        params = {"max_tokens": max_tokens, "temperature": retry.temperature(attempt), "seed": retry.seed(attempt),
+                  "json_schema": schema}
+        if constraint is not None:           # only then: the keys of calls without a constraint stay as they were
+            params["label_constraint"] = constraint.describe()
         key = call_key(backend.name, backend.model, backend.model_hash, messages, params)
         res.keys.append(key)
         res.attempts = attempt + 1
@@ -104,34 +159,40 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
             text, finish = rec["response"], rec.get("finish_reason", "stop")
             res.latency_s += float(rec.get("latency_s") or 0)
             res.completion_tokens += int(rec.get("completion_tokens") or 0)
-            value, err = validate_answer(text, schema_model, check, finish)
+            res.label_guard = rec.get("label_guard")
+            value, err, bad_labels = _validate(text, schema_model, check, finish)
         else:
             res.live_calls += 1
+            log = {"key": key, "agent": agent, "subject": subject, "attempt": attempt, "seed": params["seed"],
+                   "temperature": params["temperature"], "prompt_change": prompt_change,
+                   "backend": backend.name, "model": backend.model, "model_hash": backend.model_hash,
+                   "params": params, "prompt": messages_text(messages)}
+            kw = {"constraint": constraint} if constraint is not None else {}
             try:
                 comp = backend.complete(messages, max_tokens=max_tokens, temperature=params["temperature"],
-                                        seed=params["seed"], json_schema=schema)
-            except Exception as e:  # noqa: BLE001 - any backend failure is logged with its reason, then retried
-                cache.append({"key": key, "agent": agent, "subject": subject, "attempt": attempt,
-                              "backend": backend.name, "model": backend.model, "model_hash": backend.model_hash,
-                              "params": params, "prompt": messages_text(messages), "response": "",
-                              "prompt_tokens": 0, "completion_tokens": 0, "latency_s": 0.0,
+                                        seed=params["seed"], json_schema=schema, **kw)
+            except BackendUnavailable:
+                raise                         # an outage is no answer: not logged, not an attempt
+            except Exception as e:  # noqa: BLE001 - any other backend failure is logged with its reason, then retried
+                cache.append({**log, "response": "", "prompt_tokens": 0, "completion_tokens": 0, "latency_s": 0.0,
                               "finish_reason": "error", "status": "error", "error": f"{type(e).__name__}: {e}"})
                 res.error = f"backend error: {type(e).__name__}: {e}"
                 continue
             text, finish = comp.text, comp.finish_reason
-            value, err = validate_answer(text, schema_model, check, finish)
+            value, err, bad_labels = _validate(text, schema_model, check, finish)
             res.latency_s += comp.latency_s
             res.completion_tokens += comp.completion_tokens
-            cache.append({"key": key, "agent": agent, "subject": subject, "attempt": attempt,
-                          "backend": backend.name, "model": backend.model, "model_hash": backend.model_hash,
-                          "params": params, "prompt": messages_text(messages), "response": text,
-                          "prompt_tokens": comp.prompt_tokens, "completion_tokens": comp.completion_tokens,
-                          "latency_s": round(comp.latency_s, 4), "finish_reason": finish,
-                          "status": "ok" if err is None else "invalid", "error": err})
+            res.label_guard = comp.extra.get("label_guard") if constraint is not None else None
+            extra = {"label_guard": res.label_guard} if constraint is not None else {}
+            cache.append({**log, "response": text, "prompt_tokens": comp.prompt_tokens,
+                          "completion_tokens": comp.completion_tokens, "latency_s": round(comp.latency_s, 4),
+                          "finish_reason": finish, "status": "ok" if err is None else "invalid", "error": err, **extra})
         res.raw = text
         if err is None:
             res.ok, res.value, res.error = True, value, None
             return res
         res.error = err
+        avoid = tuple(dict.fromkeys(avoid + tuple(bad_labels)))
+        res.avoided = avoid
         last_invalid = (text[:4000], err)
     return res
