@@ -151,11 +151,12 @@ _RANK = "reaseq rank ablation --dataset {dataset}"
 _GBR = "reaseq gbr run --dataset {dataset}"
 _UMAP = "reaseq app umap --dataset {dataset}"
 _KNOWLEDGE_REPORT = "python notebooks/knowledge_report.py"
+_REVIEW = "reaseq app --dataset {dataset}"   # verdicts are saved from the workbench's case views
 
 # The command that produces a stage's artifacts, shown for a stage that has none yet.
 STAGE_COMMANDS = {
     "data": _INGEST, "knowledge": _KNOWLEDGE, "representation": _REPRESENT, "semantic_ids": _SID,
-    "ranking": _RANK, "gbr": _GBR, "viz": _UMAP, "review": "reaseq app --dataset {dataset}",
+    "ranking": _RANK, "gbr": _GBR, "viz": _UMAP, "review": _REVIEW,
     "bench": "python bench/run_all.py",
 }
 
@@ -292,6 +293,12 @@ _ENTRIES = [
              "encoder and item count of the vectors, the fill vectors' content, the UMAP config)",
              columns={"point_id": "str", "token_type": "str", "x": "float", "y": "float", "nn_ids": "list",
                       "nn_sims": "list"}, committed=True),
+    # review (reaseq_core/review.py: analysts' verdicts, saved from the workbench)
+    Artifact("verdicts", "review", "verdicts.parquet", "parquet", _REVIEW,
+             "analysts' verdicts (good / wrong / unsure) on cases, one row per (case kind, case id, reviewer), "
+             "with the provenance (JSON text) of what was reviewed",
+             columns={"case_kind": "str", "case_id": "str", "reviewer": "str", "verdict": "str", "note": "str",
+                      "timestamp": "str", "provenance": "str"}),
     # benchmarks (python bench/run_all.py writes them; each prints its table too)
     Artifact("bench_ingest", "bench", "ingest.json", "json", "python bench/bench_ingest.py",
              "ingest wall time and peak memory", keys=_BENCH_KEYS, committed=True),
