@@ -10,8 +10,9 @@ import pandas as pd  # noqa: E402
 import plotly.express as px  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from lib import access, ui  # noqa: E402
+from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
+from reaseq_core import review  # noqa: E402
 from reaseq_core.status import knowledge_command  # noqa: E402
 
 RATIONALE_COLOURS = {"inherited": "#4c78a8", "adapted": "#f58518", "new": "#54a24b"}
@@ -102,3 +103,9 @@ with b:
 with st.expander("Templates and model"):
     st.json({"templates": tax.get("templates", {}), "model": tax.get("model", {})})
 ui.provenance_caption(access.provenance(dataset, cat.TAXONOMY))
+
+# the case: one perspective of the selected subcategory (its Layer-1 block and Layer-2 refinement above)
+perspective = st.radio("Review the", review.PERSPECTIVES, horizontal=True, key="perspective",
+                       format_func=lambda p: f"{p} taxonomy of {primary} › {sub}")
+review_ui.verdict_box(dataset, "taxonomy", review.taxonomy_case_id(primary, sub, perspective),
+                      review.taxonomy_provenance(tax, primary, sub, perspective))

@@ -8,8 +8,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from lib import access, ui  # noqa: E402
+from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
+from reaseq_core import review  # noqa: E402
 from reaseq_core.status import knowledge_build_command  # noqa: E402
 
 dataset = ui.page("Item knowledge", "🧠")
@@ -111,3 +112,6 @@ with knowledge:
             st.markdown("##### Product attribute")
             render_entries(access.parse_entries(r["product_attribute"],
                                                 f"item_knowledge, item {iid} ({setup}), product_attribute"))
+
+if not rows_k.empty:  # the case: this item's knowledge (every setup; regenerating either outdates a verdict)
+    review_ui.verdict_box(dataset, "item_knowledge", iid, review.knowledge_provenance(kn, iid))

@@ -10,8 +10,9 @@ import pandas as pd  # noqa: E402
 import plotly.express as px  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from lib import access, ui  # noqa: E402
+from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
+from reaseq_core import review  # noqa: E402
 from reaseq_core.status import knowledge_build_command, knowledge_command  # noqa: E402
 
 dataset = ui.page("Single- vs multi-agent knowledge", "⚖️")
@@ -120,3 +121,6 @@ with multi:
                                 "user-side dimension": name(b), "reasoning knowledge ": cell(b)}
                                for a, b in zip_longest(p, u)]), hide_index=True, width="stretch")
 st.caption("⚠ marks entries whose evidence the grounding check could not find in the item's own fields.")
+
+# the case: this item's two knowledge setups side by side
+review_ui.verdict_box(dataset, "single_vs_multi", iid, review.knowledge_provenance(kn, iid))

@@ -13,8 +13,9 @@ import pandas as pd  # noqa: E402
 import plotly.express as px  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from lib import access, ui  # noqa: E402
+from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
+from reaseq_core import review  # noqa: E402
 from reaseq_core.catalogue import ArtifactShapeError  # noqa: E402
 from reaseq_core.viz import exact_cosine_neighbours  # noqa: E402
 
@@ -104,3 +105,9 @@ with right:
             st.success(f"Recomputed in the {space} space: the stored list {'matches' if same else 'differs'}.")
             if not same:
                 st.dataframe(pd.DataFrame(mine, columns=["item", "similarity"]), hide_index=True)
+
+# the case: this fill (its provenance: the fills artifact's created + code_version)
+with ui.needs_artifacts():
+    fill_prov = review.fill_provenance(access.provenance(dataset, cat.FILLS),
+                                       str(access.store().path(dataset, cat.FILLS)))
+review_ui.verdict_box(dataset, "gbr_fill", str(fill_id), fill_prov)
