@@ -300,20 +300,16 @@ _ENTRIES = [
              columns={"case_kind": "str", "case_id": "str", "reviewer": "str", "verdict": "str", "note": "str",
                       "timestamp": "str", "provenance": "str"}),
     # benchmarks (python bench/run_all.py writes them; each prints its table too)
-    Artifact("bench_ingest", "bench", "ingest.json", "json", "python bench/bench_ingest.py",
-             "ingest wall time and peak memory", keys=_BENCH_KEYS, committed=True),
-    Artifact("bench_knowledge", "bench", "knowledge_throughput.json", "json", "python bench/bench_knowledge.py",
-             "knowledge generation throughput", keys=_BENCH_KEYS, committed=True),
-    Artifact("bench_representation", "bench", "representation.json", "json", "python bench/bench_representation.py",
-             "encoder and retrieval throughput", keys=_BENCH_KEYS, committed=True),
-    Artifact("bench_ranking", "bench", "ranking_throughput.json", "json", "python bench/bench_ranking.py",
-             "ranker training and scoring throughput", keys=_BENCH_KEYS, committed=True),
-    Artifact("bench_esu_dedup", "bench", "esu_dedup.json", "json", "python bench/bench_esu_dedup.py",
-             "ESU batch-level dedup vs per-sample K/V", keys=_BENCH_KEYS, committed=True),
-    Artifact("bench_gbr", "bench", "gbr.json", "json", "python bench/bench_gbr.py",
-             "GBR training and fill throughput", keys=_BENCH_KEYS, committed=True),
-    Artifact("bench_app", "bench", "app_page_load.json", "json", "python bench/bench_app.py",
-             "workbench page load times", keys=_BENCH_KEYS, committed=True),
+    *(Artifact(key, "bench", filename, "json", f"python bench/{script}.py", what, keys=_BENCH_KEYS, committed=True)
+      for key, filename, script, what in (
+          ("bench_ingest", "ingest.json", "bench_ingest", "ingest wall time and peak memory"),
+          ("bench_knowledge", "knowledge_throughput.json", "bench_knowledge", "knowledge generation throughput"),
+          ("bench_representation", "representation.json", "bench_representation",
+           "encoder and retrieval throughput"),
+          ("bench_ranking", "ranking_throughput.json", "bench_ranking", "ranker training and scoring throughput"),
+          ("bench_esu_dedup", "esu_dedup.json", "bench_esu_dedup", "ESU batch-level dedup vs per-sample K/V"),
+          ("bench_gbr", "gbr.json", "bench_gbr", "GBR training and fill throughput"),
+          ("bench_app", "app_page_load.json", "bench_app", "workbench page load times"))),
 ]
 
 CATALOGUE: dict[str, Artifact] = {}
