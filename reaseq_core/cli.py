@@ -24,6 +24,7 @@ STAGE_CLI_MODULES = [
     "reaseq_core.gbr.cli",
     "reaseq_core.app_cli",
     "reaseq_core.notebooks_cli",
+    "reaseq_core.report_cli",
 ]
 
 

@@ -1,5 +1,5 @@
-"""Results: the Tables 1-6 analogues with their protocol, seeds and deviations from the paper; bar charts
-with ± std error bars; export as CSV and Markdown for slides."""
+"""Results: the Tables 1-6 analogues with their protocol, seeds and deviations from the paper; charts with ± std
+error bars; export as CSV, as Markdown for slides, and as one self-contained HTML report of every table."""
 import sys
 from pathlib import Path
 
@@ -10,10 +10,12 @@ import streamlit as st  # noqa: E402
 
 from lib import access, charts, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
+from reaseq_core import report  # noqa: E402
+from reaseq_core.store import ArtifactStore  # noqa: E402
 
 dataset = ui.page("Results", "📊")
 
-tables = access.result_tables(dataset)
+tables = access.result_tables(dataset)   # the full run's tables only: a smoke run (run="small") is never listed
 if not tables:
     st.info("No result table stored for this dataset yet. They are produced by "
             + ", ".join(f"`{cmd}`" for cmd in dict.fromkeys(a.producing_command(dataset) for a in cat.RESULT_TABLES))
@@ -32,31 +34,35 @@ with ui.needs_artifacts():
 df = table.to_frame()
 
 st.subheader(table.title)
+if table.not_a_result:
+    st.warning("**Not a result**: this table comes from a smoke configuration (see its deviations).")
 meta, seeds = st.columns([3, 1])
 with meta:
     st.markdown(f"**Dataset** {table.dataset} (hash `{table.dataset_hash}`) · **split** {table.split}")
     st.markdown(f"**Protocol.** {table.protocol}")
 with seeds:
     st.metric("seeds", len(table.seeds))
-    st.caption(", ".join(map(str, table.seeds)) or "none stated")
+    st.caption(table.seeds_text)
 
-value_cols = [c for c in df.columns if not c.endswith("_std")]
-display = df[value_cols].copy()
-for c in value_cols:  # show mean ± std where the table has the std column
-    if f"{c}_std" in df.columns and pd.api.types.is_numeric_dtype(df[c]):
-        display[c] = [f"{m:.4f} ± {s:.4f}" if pd.notna(s) else f"{m:.4f}" for m, s in zip(df[c], df[f"{c}_std"])]
-st.dataframe(display, hide_index=True, width="stretch")
+# mean ± std as text with 4 decimals, in columns wide enough for it (a narrow column cut '0.7393 ± 0.0021' short)
+display = table.display_frame()
+column_config = {}
+for c in display.columns:
+    if f"{c}_std" in df.columns and c in df.columns and pd.api.types.is_numeric_dtype(df[c]):
+        column_config[c] = st.column_config.TextColumn(c, width=max(150, 9 * len(c)))
+    elif pd.api.types.is_float_dtype(display[c]):
+        column_config[c] = st.column_config.NumberColumn(c, format="%.4f")
+    elif display[c].astype(str).str.len().max() > 24:   # long labels (pools, arms) get room to be read
+        column_config[c] = st.column_config.TextColumn(c, width="large")
+st.dataframe(display, hide_index=True, width="stretch", column_config=column_config)
 
-numeric = [c for c in value_cols if pd.api.types.is_numeric_dtype(df[c])]
-text_cols = [c for c in value_cols if c not in numeric and df[c].notna().any()]
-if numeric:
+metrics = report.metric_columns(df)   # result metrics first: a chart never defaults to a count like 'n'
+if metrics:
     a, b = st.columns([1, 1])
-    with_std = [c for c in numeric if f"{c}_std" in df.columns]  # seed-averaged metrics first
-    metric = a.selectbox("Metric to chart", with_std + [c for c in numeric if c not in with_std], key="metric")
-    combined = " · ".join(text_cols) if len(text_cols) > 1 else None
-    label_col = b.selectbox("Bars labelled by", ([combined] if combined else []) + (text_cols or value_cols),
-                            key="label_col")
-    chart_df = df.assign(**{combined: df[text_cols].astype(str).agg(" · ".join, axis=1)}) if combined else df
+    metric = a.selectbox("Metric to chart", metrics, key="metric")
+    chart_df, combined = report.label_frame(df)
+    text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c]) and df[c].notna().any()]
+    label_col = b.selectbox("Bars labelled by", list(dict.fromkeys([combined] + text_cols)), key="label_col")
     st.plotly_chart(charts.bar_with_error(chart_df, label_col, metric, f"{metric} (error bars: {metric}_std)"
                                           if f"{metric}_std" in df.columns else metric), key="bars")
 
@@ -84,3 +90,28 @@ d1.download_button("Download CSV", df.to_csv(index=False).encode("utf-8"), file_
 d2.download_button("Download Markdown (for slides)", table.to_markdown().encode("utf-8"),
                    file_name=f"{dataset}_{art.key}.md", mime="text/markdown", key="md")
 ui.provenance_caption(access.provenance(dataset, art))
+
+
+@st.cache_data(show_spinner="Building the HTML report…", max_entries=4)
+def _report_html(root: str, dataset: str, keys: tuple, stamp: tuple) -> bytes:
+    """The report `reaseq report` writes (reaseq_core/report.py), rebuilt when any artifact changes (stamp)."""
+    return report.build_report(ArtifactStore(root), dataset, list(keys)).encode("utf-8")
+
+
+st.divider()
+st.markdown("**Report for stakeholders.** One self-contained HTML file (opens offline, in any browser): every "
+            "chosen table with its chart, protocol, seeds, deviations, notes, the paper's figures, learning "
+            "curves and provenance. The same file as `reaseq report --dataset "
+            f"{dataset} --out report.html`.")
+label_of = {a.key: label for label, a in labels.items()}
+chosen = st.multiselect("Tables in the report", list(label_of), default=list(label_of), format_func=label_of.get,
+                        key="report_tables")
+if chosen:
+    s = access.store()
+    stamp = tuple((i.stage, i.name, i.path.stat().st_mtime_ns) for i in s.list(dataset))
+    with ui.needs_artifacts():   # last on the page: an artifact the report cannot read stops only the report
+        data = _report_html(str(s.root), dataset, tuple(chosen), stamp)
+    st.download_button("Download report (HTML)", data, file_name=f"{dataset}_results_report.html",
+                       mime="text/html", key="report", on_click="ignore", type="primary")
+else:
+    st.caption("Choose at least one table for the report.")
