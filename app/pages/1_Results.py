@@ -47,13 +47,16 @@ with seeds:
 # mean ± std as text with 4 decimals, in columns wide enough for it (a narrow column cut '0.7393 ± 0.0021' short)
 display = table.display_frame()
 column_config = {}
+long_text = [c for c in display.columns if f"{c}_std" not in df.columns and not pd.api.types.is_numeric_dtype(display[c])
+             and display[c].astype(str).str.len().max() > 24]
 for c in display.columns:
     if f"{c}_std" in df.columns and c in df.columns and pd.api.types.is_numeric_dtype(df[c]):
         column_config[c] = st.column_config.TextColumn(c, width=max(150, 9 * len(c)))
     elif pd.api.types.is_float_dtype(display[c]):
         column_config[c] = st.column_config.NumberColumn(c, format="%.4f")
-    elif display[c].astype(str).str.len().max() > 24:   # long labels (pools, arms) get room to be read
-        column_config[c] = st.column_config.TextColumn(c, width="large")
+    elif c in long_text:   # long labels (pools, arms) are read in full (up to ~55 characters); values scroll
+        column_config[c] = st.column_config.TextColumn(c, width=min(420, 16 + 7 * int(display[c].astype(str)
+                                                                                      .str.len().max())))
 st.dataframe(display, hide_index=True, width="stretch", column_config=column_config)
 
 metrics = report.metric_columns(df)   # result metrics first: a chart never defaults to a count like 'n'
@@ -62,7 +65,7 @@ if metrics:
     metric = a.selectbox("Metric to chart", metrics, key="metric")
     chart_df, combined = report.label_frame(df)
     text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c]) and df[c].notna().any()]
-    label_col = b.selectbox("Bars labelled by", list(dict.fromkeys([combined] + text_cols)), key="label_col")
+    label_col = b.selectbox("Rows labelled by", list(dict.fromkeys([combined] + text_cols)), key="label_col")
     st.plotly_chart(charts.bar_with_error(chart_df, label_col, metric, f"{metric} (error bars: {metric}_std)"
                                           if f"{metric}_std" in df.columns else metric), key="bars")
 
@@ -103,9 +106,8 @@ st.markdown("**Report for stakeholders.** One self-contained HTML file (opens of
             "chosen table with its chart, protocol, seeds, deviations, notes, the paper's figures, learning "
             "curves and provenance. The same file as `reaseq report --dataset "
             f"{dataset} --out report.html`.")
-label_of = {a.key: label for label, a in labels.items()}
-chosen = st.multiselect("Tables in the report", list(label_of), default=list(label_of), format_func=label_of.get,
-                        key="report_tables")
+keys = [a.key for a in labels.values()]   # catalogue keys, as `reaseq report --tables` takes them
+chosen = st.multiselect("Tables in the report (catalogue keys)", keys, default=keys, key="report_tables")
 if chosen:
     s = access.store()
     stamp = tuple((i.stage, i.name, i.path.stat().st_mtime_ns) for i in s.list(dataset))
