@@ -285,3 +285,74 @@ def test_failed_refinement_inherits_parent_and_says_so(beauty, tmp_path):
     assert sub["demand"]["final"] == frag["demand"]["dimensions"]
     row = store.read("beauty", cat.ITEM_KNOWLEDGE).iloc[0]
     assert row["status"] == "ok" and json.loads(row["dimensions_demand"]) == frag["demand"]["dimensions"]
+
+
+def test_layer2_rationale_matches_labels_and_says_what_changed(beauty, tmp_path):
+    def reply(messages, schema):
+        value = schema_filler(schema)
+        if "reasoning_trace" in value:
+            parent = messages[0]["content"].split("taxonomy: ", 1)[1].split("\n", 1)[0].split(", ")
+            labels = [parent[0], f"{parent[1]} Focus", "Evening Wear", "Travel Size"]
+            value["dimensions"] = [{**d, "label": x, "rationale": r} for d, x, r in
+                                   zip(value["dimensions"], labels, ["new", "inherited", "inherited", "new"])]
+        return json.dumps(value)
+    store = ArtifactStore(tmp_path)
+    build_knowledge(beauty, store, FakeBackendForTests(reply), BuildConfig(categories=["Fragrance"], limit=1),
+                    progress=False)
+    frag = store.read("beauty", cat.TAXONOMY)["categories"]["Fragrance"]
+    parent = frag["demand"]["dimensions"]
+    sub = next(iter(frag["subcategories"].values()))["demand"]
+    assert sub["parent"] == parent and sub["final"] == [d["label"] for d in sub["dimensions"]]
+    assert [d["rationale"] for d in sub["dimensions"]] == ["inherited", "adapted", "new", "new"]
+    assert [d["rationale_model"] for d in sub["dimensions"]] == ["new", "inherited", "inherited", "new"]
+    assert [d["parent"] for d in sub["dimensions"]] == [parent[0], parent[1], None, None]
+    assert sub["dimensions"][0]["change"] == f"unchanged from the parent's '{parent[0]}'"
+
+
+def test_stored_taxonomy_is_kept_unless_rebuilt(beauty, tmp_path):
+    store = ArtifactStore(tmp_path)
+    build_knowledge(beauty, store, FakeBackendForTests(schema_echo_reply), BuildConfig(categories=["Fragrance"], limit=2),
+                    progress=False)
+    before = store.read("beauty", cat.TAXONOMY)["categories"]["Fragrance"]
+
+    def other_labels(messages, schema):                  # a changed prompt / model would answer differently
+        value = schema_filler(schema)
+        if "decisions" in value:
+            value["dimensions"] = ["Mood", "Season", "Gift Giving", "Longevity"]
+        return json.dumps(value)
+    fake = FakeBackendForTests(other_labels)
+    out = build_knowledge(beauty, store, fake, BuildConfig(categories=["Fragrance"], limit=4), progress=False)
+    assert out["reused"]["taxonomies"] == 1 and out["reused"]["refinements"] >= 1
+    assert store.read("beauty", cat.TAXONOMY)["categories"]["Fragrance"]["demand"] == before["demand"]
+    agents_asked = {m[0]["content"].split("\n", 1)[0][:40] for m in fake.calls}
+    assert not any("designing" in a for a in agents_asked)                   # Layer 1 was not asked again
+    # rebuilding asks Layers 1-2 again, through the call cache: the same prompts give the logged answers
+    rebuilt = build_knowledge(beauty, store, FakeBackendForTests(other_labels),
+                              BuildConfig(categories=["Fragrance"], limit=4, rebuild_taxonomy=True), progress=False)
+    assert rebuilt["reused"] == {"taxonomies": 0, "refinements": 0} and rebuilt["cache_hits"] > 0
+    after = store.read("beauty", cat.TAXONOMY)["categories"]["Fragrance"]
+    assert after["demand"]["dimensions"] == before["demand"]["dimensions"]
+    assert all(s["demand"]["parent"] == after["demand"]["dimensions"] for s in after["subcategories"].values())
+
+
+def test_taxonomy_retry_changes_temperature_seed_and_prompt_and_logs_it(beauty, tmp_path):
+    def reply(messages, schema):
+        value = schema_filler(schema)
+        if "decisions" in value and len(messages) == 1:   # first attempt: a data field and a repeat
+            value["dimensions"] = ["Title", "Mood", "Mood", "Season"]
+        return json.dumps(value)
+    store = ArtifactStore(tmp_path)
+    fake = FakeBackendForTests(reply)
+    build_knowledge(beauty, store, fake, BuildConfig(categories=["Fragrance"], limit=1), progress=False)
+    demand = store.read("beauty", cat.TAXONOMY)["categories"]["Fragrance"]["demand"]
+    assert demand["status"] == "ok" and demand["attempts"] == 2 and demand["avoided"] == ["Title", "Mood"]
+    log = [r for r in read_call_log(store.path("beauty", cat.LLM_CALLS)) if r["agent"] == "demand_taxonomy"]
+    assert [(r["attempt"], r["temperature"], r["seed"], r["status"]) for r in log] == [(0, 0.0, None, "invalid"),
+                                                                                        (1, 0.5, 1, "ok")]
+    assert log[0]["prompt_change"] is None and "labels to avoid: ['Title', 'Mood']" in log[1]["prompt_change"]
+    assert "names a data field" in log[0]["error"] and "repeats an earlier label" in log[0]["error"]
+    retry_prompt = fake.calls[1][-1]["content"]
+    assert "Do not use these labels again: Title, Mood" in retry_prompt
+    rules = [p["constraint"].rules for p in fake.params if p["constraint"] is not None]
+    assert rules[0]["avoid"] == [] and rules[1]["avoid"] == ["mood", "title"]   # the retry's decoding avoids them
+    assert log[1]["label_guard"] == "not applied (fake backend)"

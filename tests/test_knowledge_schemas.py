@@ -31,7 +31,8 @@ def test_layer1_labels():
     ("Item Model Num", "data field"), ("Product Dimensions", "data field"), ("Titles", "data field"),
     ("Category", "data field"), ("Attributes", "placeholder"), ("Products", "placeholder"),
     ("Price over the category", "form"), ("24 Hour Wear", "form"), ("Skin Skin", "repeated word"),
-    ("Genders", "repeated"), ("gender", "repeated")])
+    ("Genders", "repeated"), ("gender", "repeated"), ("Product Category", "data field"),
+    ("Title and Brand", "data field"), ("Other Skin Care", "placeholder")])
 def test_label_rules_refuse_with_the_reason(label, kind):
     why = schemas.label_problem(label, ["Gender"], "attribute")
     assert why is not None and why.split(":")[0] == kind, why

@@ -41,7 +41,11 @@ KEYWORD_MAX = 24
 EVIDENCE_MAX = 40
 SINGLE_AGENT_DIMS = 4
 
-_WORD = "[A-Za-z][A-Za-z'-]{0,19}"     # a word: letters, inner apostrophe or hyphen; "&" may join words
+# a word: an acronym (SPF), or letters with no capital inside, optionally 's and one hyphenated part
+# (Women's, Anti-Aging); "&" may join words. No capital inside a word and no free apostrophe: a word cannot
+# be glued onto another ("MasksFor") or trail off ("title' ico").
+_PART = "[A-Za-z][a-z]{0,19}"
+_WORD = f"([A-Z]{{2,4}}|{_PART}('s)?(-{_PART})?)"
 LABEL_PATTERN = f"^{_WORD}( ({_WORD}|&)){{0,{LABEL_WORDS - 1}}}$"
 _LABEL_RE = re.compile(LABEL_PATTERN)
 
@@ -53,7 +57,7 @@ class TaxonomyAnswer(BaseModel):
 
 
 class RefinedDimension(BaseModel):
-    label: str = Field(min_length=2, max_length=62)     # 3 words of at most 20 letters (LABEL_PATTERN)
+    label: str = Field(min_length=2, max_length=130)    # at most 3 words (LABEL_PATTERN)
     rationale: Literal["inherited", "adapted", "new"]
     justification: str = Field(max_length=160)
     mapped: list[str] = Field(min_length=1, max_length=4)
@@ -123,6 +127,11 @@ PLACEHOLDER_LABELS = _keys([
     "item feature", "other", "misc", "miscellaneous", "general", "user need", "user motivation", "motivation",
     "need", "demand", "user demand", "user", "customer", "info", "information", "data", "property",
     "product property", "characteristic", "aspect"])
+# Words that name a data field wherever they stand in a label ("Product Category", "Title and Brand").
+FIELD_WORDS = frozenset(_keys(["title", "category", "subcategory", "rank", "asin", "upc", "ean", "isbn", "sku", "url",
+                               "imurl"]))
+# A label starting with one of these is a leftover bin ("Other Skin Care"), not a dimension.
+BIN_WORDS = frozenset(_keys(["other", "misc", "miscellaneous", "general", "various"]))
 # Demand only: product fields, where a demand dimension names why users buy ("Budget", not "Price").
 NOT_DEMAND_LABELS = _keys(["brand", "manufacturer", "price", "product type", "type"])
 
@@ -149,9 +158,9 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
         return f"repeated: '{label}' repeats an earlier label"
     if s.split()[-1].lower() in FUNCTION_WORDS:
         return f"function word: '{label}' ends in '{s.split()[-1]}'"
-    if key in FIELD_LABELS:
+    if key in FIELD_LABELS or set(words) & FIELD_WORDS:
         return f"data field: '{label}' names a data field, not a product property or user motivation"
-    if key in PLACEHOLDER_LABELS:
+    if key in PLACEHOLDER_LABELS or words[0] in BIN_WORDS:
         return f"placeholder: '{label}' names no dimension"
     if perspective == "demand" and key in NOT_DEMAND_LABELS:
         return (f"product field: '{label}' is a product field, not a user motivation (name why users buy, "
@@ -186,7 +195,8 @@ def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: se
             return label_problem(label, earlier, perspective, also_forbidden, avoid)
         rules = {"version": 1, "perspective": perspective, "words": LABEL_WORDS, "pattern": LABEL_PATTERN,
                  "category_names": forbidden, "avoid": sorted(_keys(avoid))}
-        return LabelConstraint(path, refuse, max_words=LABEL_WORDS, new_word_chars=new_word_chars, rules=rules)
+        return LabelConstraint(path, refuse, max_words=LABEL_WORDS, new_word_chars=new_word_chars, rules=rules,
+                               banned_words=FIELD_WORDS, banned_first_words=BIN_WORDS, word_key=label_key)
     return make
 
 

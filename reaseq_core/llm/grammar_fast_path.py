@@ -16,10 +16,10 @@ So the generated text is identical (tests/test_llm_embedded.py checks it against
 model) and the call cache keys do not change. Sampling at temperature > 0 keeps the stock chain.
 
 A call with a label constraint (label_guard.py) gets its own chain: penalties -> grammar -> label guard ->
-greedy (or top-k / typical / top-p / min-p / temperature / seeded dist, as the stock chain samples). In the
-greedy fast path the guard's banned tokens count as rejected in the top-candidate check, and after a full
-grammar pass the guard bans among the tokens the grammar allowed, which is the argmax the guarded stock
-chain takes.
+greedy (or top-k / typical / top-p / min-p / temperature / seeded dist, as the stock chain samples). The
+guard looks at the most likely token the grammar allows; in the greedy fast path that is the token the top
+check found, and when the guard bans something the full grammar pass runs before the ban, so greedy takes
+the argmax over the allowed, unbanned tokens exactly as the guarded stock chain does.
 """
 from __future__ import annotations
 
@@ -72,6 +72,7 @@ class _GrammarCheck(_PySampler):
         super().__init__(llama_cpp)
         self.grammar, self.guard = grammar_sampler, guard
         self.top_allowed = self.runner_up_allowed = self.full_passes = 0
+        self._full = False                    # did this step's check already run the grammar on every candidate
         self._one = llama_cpp.llama_token_data()
         self._one_array = llama_cpp.llama_token_data_array(data=ctypes.pointer(self._one), size=1, selected=-1,
                                                            sorted=False)
@@ -84,27 +85,38 @@ class _GrammarCheck(_PySampler):
 
     def apply(self, _smpl, cur_p) -> None:
         cand = _candidates(cur_p)
-        logits, ids = cand["logit"], cand["id"]
-        ban = self.guard.ban_mask() if self.guard is not None else None
-        best = int(np.argmax(logits))
-        if (ban is None or not ban[ids[best]]) and self._allowed(int(ids[best]), float(logits[best])):
-            self.top_allowed += 1
+        top = self._top_allowed(cur_p, cand)
+        if self.guard is None or top is None or not self.guard.may_steer(top):
             return
+        if not self._full:                    # steering needs every candidate judged by the grammar
+            self.lib.llama_sampler_apply(self.grammar, cur_p)
+        self.guard.steer(cand, top)           # among what the grammar allows; lifted if it would leave nothing
+
+    def _top_allowed(self, cur_p, cand) -> int | None:
+        """Mask candidates so that greedy picks the most likely token the grammar allows; return its id."""
+        logits, ids = cand["logit"], cand["id"]
+        self._full = False
+        best = int(np.argmax(logits))
+        if self._allowed(int(ids[best]), float(logits[best])):
+            self.top_allowed += 1
+            return int(ids[best])
         # the next candidates by logit (ties: lower index first, as the greedy sampler breaks them); the
         # first one the grammar allows is the argmax over the allowed tokens once the rejected ones are -inf
         top = np.argpartition(-logits, TOP_CHECK)[:TOP_CHECK]
         top = top[np.lexsort((top, -logits[top]))]
         rejected = [best]
         for i in (int(j) for j in top if j != best):
-            if (ban is None or not ban[ids[i]]) and self._allowed(int(ids[i]), float(logits[i])):
+            if self._allowed(int(ids[i]), float(logits[i])):
                 logits[rejected] = -np.inf
                 self.runner_up_allowed += 1
-                return
+                return int(ids[i])
             rejected.append(i)
         self.full_passes += 1                 # none of them: constrain every candidate, as the stock chain does
         self.lib.llama_sampler_apply(self.grammar, cur_p)
-        if ban is not None:
-            self.guard.apply_ban(cand, ban)   # among what the grammar allows; lifted if it would leave nothing
+        self._full = True
+        if not np.isfinite(logits).any():
+            return None
+        return int(ids[int(np.argmax(logits))])
 
     def accept(self, _smpl, token) -> None:
         self.lib.llama_sampler_accept(self.grammar, token)
@@ -120,9 +132,7 @@ class _GuardStep(_PySampler):
         self.guard = guard
 
     def apply(self, _smpl, cur_p) -> None:
-        ban = self.guard.ban_mask()
-        if ban is not None:
-            self.guard.apply_ban(_candidates(cur_p), ban)
+        self.guard.apply_after_grammar(_candidates(cur_p))
 
     def accept(self, _smpl, token) -> None:
         self.guard.accept(int(token))
@@ -199,7 +209,8 @@ def llama_class():
             grammar = kw.get("grammar")
             if (self.label_guard is not None and grammar is not None and kw.get("logits_processor") is None
                     and not kw.get("mirostat_mode")):
-                return guarded_chain(self, grammar, self.label_guard, **{k: v for k, v in kw.items() if k != "grammar"})
+                rest = {k: v for k, v in kw.items() if k != "grammar"}
+                return guarded_chain(self, grammar, self.label_guard, **rest)
             if (self.fast_grammar and grammar is not None and kw.get("temp") == 0.0
                     and kw.get("logits_processor") is None and not kw.get("mirostat_mode")):
                 return greedy_grammar_chain(self, grammar, repeat_penalty=kw.get("repeat_penalty", 1.0),

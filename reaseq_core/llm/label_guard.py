@@ -34,11 +34,15 @@ class LabelConstraint:
     max_words: int = 3
     new_word_chars: int | None = None                       # no new word once the label is this long
     rules: dict = field(default_factory=dict)               # what `refuse` checks, for the call key and the log
+    banned_words: frozenset = frozenset()                   # words no label may contain (as word_key gives them)
+    banned_first_words: frozenset = frozenset()             # words no label may start with
+    word_key: Callable[[str], str] = str.lower              # how a written word is compared with those
 
     def describe(self) -> dict:
         """What this constraint does, as plain data (it goes into the call key: it changes the answer)."""
         return {"path": ".".join(self.path), "max_words": self.max_words, "new_word_chars": self.new_word_chars,
-                "rules": self.rules}
+                "rules": self.rules, "banned_words": sorted(self.banned_words),
+                "banned_first_words": sorted(self.banned_first_words)}
 
 
 class JsonLabelTracker:
@@ -97,25 +101,41 @@ class JsonLabelTracker:
 
 
 class VocabTables:
-    """Per token: does it contain a double quote (it closes a label string), how many characters and how
-    many spaces it adds to a label before that quote. Built once per model (~150k tokens)."""
+    """Per token of the model's vocabulary: does it contain a double quote (it closes a label string), how
+    many bytes come before that quote, does it start with a space (it starts a new word). Built once per
+    model (~150k tokens); the ban masks derived from them are shared by every call."""
 
     def __init__(self, pieces: list[bytes]):
         n = len(pieces)
         self.pieces = pieces
         self.has_quote = np.zeros(n, dtype=bool)
-        self.pre_spaces = np.zeros(n, dtype=np.int32)
+        self.pre_len = np.zeros(n, dtype=np.int32)
+        self.starts_space = np.zeros(n, dtype=bool)
         for i, p in enumerate(pieces):
             q = p.find(b'"')
-            pre = p if q < 0 else p[:q]
             self.has_quote[i] = q >= 0
-            self.pre_spaces[i] = pre.count(b" ")
-        self._space_masks: dict[int, np.ndarray] = {}
+            self.pre_len[i] = len(p) if q < 0 else q
+            self.starts_space[i] = p.startswith(b" ")
+        self.pure_close = self.has_quote & (self.pre_len == 0)
+        self.only_new_word = ~self.starts_space           # ban mask: anything but a token that starts a word
+        self.only_close = ~self.pure_close                 # ban mask: anything but closing the label now
 
-    def adds_more_spaces_than(self, k: int) -> np.ndarray:
-        if k not in self._space_masks:
-            self._space_masks[k] = self.pre_spaces > k
-        return self._space_masks[k]
+    def word_mask(self, words: frozenset, key: Callable[[str], str]) -> np.ndarray:
+        """Tokens that are one of `words` (compared through `key`), with or without a leading space."""
+        cache = self.__dict__.setdefault("_word_masks", {})
+        if (words, key) not in cache:
+            mask = np.zeros(len(self.pieces), dtype=bool)
+            if words:
+                for i, p in enumerate(self.pieces):
+                    w = p.strip(b" ")
+                    if 1 < len(w) < 20 and w.isalpha():
+                        mask[i] = key(w.decode("ascii")) in words
+            cache[(words, key)] = mask
+        return cache[(words, key)]
+
+    def pre_text(self, token: int) -> str:
+        p = self.pieces[token]
+        return p[: self.pre_len[token]].decode("latin-1")
 
 
 def vocab_tables(llm) -> VocabTables:
@@ -129,49 +149,132 @@ def vocab_tables(llm) -> VocabTables:
 
 
 class LabelGuard:
-    """One call's guard: tracks the generated text token by token and says which tokens are banned now."""
+    """One call's guard. It follows the generated text token by token. Inside a label, no token may close it
+    while the label it would close is refused, and at the token the model would pick (the most likely one
+    the grammar allows) it steers at two points:
+
+    - the model wants to close the label but the label is refused: only a token that starts a new word is
+      allowed (a repeated "Gender" becomes "Gender Identity"); when the label has no word left to add, the
+      guard cannot steer (a fallback: the label is then refused by validation and avoided by the retry);
+    - the model wants to start a word the label has no room for: only closing is allowed, if the label as it
+      stands is acceptable, else a fallback.
+
+    Words the constraint bans (data-field words anywhere, leftover-bin words first) cannot start a word.
+
+    Steering at the model's own word boundaries keeps labels made of the model's words: a ban is never
+    escaped by gluing letters onto a word it considered finished."""
 
     def __init__(self, constraint: LabelConstraint, tables: VocabTables):
         self.c, self.t = constraint, tables
         self.tracker = JsonLabelTracker(constraint.path)
-        self.closes_refused = 0        # steps at which closing the label was banned
-        self.fallbacks = 0             # steps at which a ban was lifted (it would have left no token)
-        self.reasons: dict[str, int] = {}
+        self.steered: dict[str, int] = {}      # kind of problem -> steps at which the guard changed the token
+        self.fallbacks: dict[str, int] = {}    # kind of problem -> steps at which it could not steer
+        self.lifted = 0                        # bans lifted because the grammar allowed nothing else
 
     def accept(self, token: int) -> None:
         # latin-1 maps bytes 1:1, so quotes and backslashes (ASCII) are seen exactly even inside UTF-8 text
         self.tracker.feed(self.t.pieces[token].decode("latin-1"))
 
-    def ban_mask(self) -> np.ndarray | None:
-        """Boolean mask over token ids (True = banned), or None when nothing is banned at this step."""
+    def _count(self, d: dict, reason: str) -> None:
+        kind = reason.split(":")[0]
+        d[kind] = d.get(kind, 0) + 1
+
+    def _words_left(self, cur: str) -> int:
+        if self.c.new_word_chars is not None and len(cur) >= self.c.new_word_chars:
+            return 0
+        return self.c.max_words - 1 - cur.count(" ")
+
+    def _closes_refused(self, cur: str, token: int) -> str | None:
+        """Why closing the label with `token` (and the letters it writes before its quote) is refused."""
+        return self.c.refuse(cur + self.t.pre_text(token), self.tracker.labels)
+
+    def _word_ban(self, cur: str) -> np.ndarray | None:
+        """Tokens that would write a banned word as the label's next word, or None when no word is banned.
+        A word is started by a token with a leading space, or by any token at the label's start or after a
+        space written alone."""
+        c = self.c
+        if not (c.banned_words or c.banned_first_words):
+            return None
+        if cur == "":
+            return self.t.word_mask(c.banned_words | c.banned_first_words, c.word_key) & ~self.t.starts_space
+        if cur.endswith(" "):
+            return self.t.word_mask(c.banned_words, c.word_key) & ~self.t.starts_space
+        return self.t.word_mask(c.banned_words, c.word_key) & self.t.starts_space
+
+    def may_steer(self, top: int) -> bool:
+        """Whether the guard would change a greedy pick of `top` (cheap: the fast path's question)."""
         cur = self.tracker.current
         if cur is None:
-            return None
-        spaces_left = self.c.max_words - 1 - cur.count(" ")
-        if self.c.new_word_chars is not None and len(cur) >= self.c.new_word_chars:
-            spaces_left = 0
-        ban = self.t.adds_more_spaces_than(max(0, spaces_left))
-        reason = self.c.refuse(cur, self.tracker.labels)
-        if reason:
-            self.closes_refused += 1
-            key = reason.split(":")[0]
-            self.reasons[key] = self.reasons.get(key, 0) + 1
-            ban = ban | self.t.has_quote
-        return ban
+            return False
+        words = self._word_ban(cur)
+        if words is not None and words[top]:
+            return True
+        if self.t.has_quote[top]:
+            return self._closes_refused(cur, top) is not None
+        return bool(self.t.starts_space[top]) and self._words_left(cur) <= 0
 
-    def apply_ban(self, cand: np.ndarray, ban: np.ndarray) -> None:
-        """Ban tokens among the candidates the grammar allowed (finite logits); lift the ban if it would leave
-        none. `cand` is llama.cpp's candidate array viewed as (id, logit, p)."""
+    def steer(self, cand: np.ndarray, top: int) -> None:
+        """Ban tokens among the candidates the grammar allowed (finite logits), given `top`, the most likely of
+        them: every closing token that would close a refused label; if `top` is one of those, everything but a
+        new word (or, with no word left, nothing: a fallback); if `top` starts a word the label has no room
+        for, everything but closing (if the label is fine as it stands). `cand` is llama.cpp's candidate array
+        viewed as (id, logit, p); a ban that would leave no candidate is lifted."""
+        cur = self.tracker.current
+        if cur is None:
+            return
+        logits, ids = cand["logit"], cand["id"]
+        finite = np.isfinite(logits)
+        closers = np.flatnonzero(finite & self.t.has_quote[ids])
+        refused = {int(ids[j]): self._closes_refused(cur, int(ids[j])) for j in closers}
+        ban = np.zeros(len(cand), dtype=bool)
+        ban[closers] = [refused[int(ids[j])] is not None for j in closers]
+        words_left = self._words_left(cur)
+        word_ban = self._word_ban(cur)
+        if word_ban is not None:              # a data-field word, a leftover-bin first word: never written
+            if word_ban[top]:
+                self._count(self.steered, "banned word")
+            ban |= word_ban[ids]
+        top_reason = refused.get(top)
+        if top_reason is not None:
+            if self.t.pre_len[top] > 0:           # a word end and the quote in one token: ban closing only
+                self._count(self.steered, top_reason)
+            elif words_left > 0:                  # the model meant to stop here: it gets another word instead
+                self._count(self.steered, top_reason)
+                ban |= self.t.only_new_word[ids]
+            else:
+                self._count(self.fallbacks, top_reason)
+                return
+        elif self.t.starts_space[top] and words_left <= 0:
+            reason = self.c.refuse(cur, self.tracker.labels)
+            if reason is not None:
+                self._count(self.fallbacks, reason)
+                return
+            self._count(self.steered, "word budget")
+            ban |= self.t.only_close[ids]
+        self.apply_ban(cand, ban, by_position=True)
+
+    def apply_ban(self, cand: np.ndarray, ban: np.ndarray, by_position: bool = False) -> None:
+        """Set banned candidates that the grammar allowed to -inf, unless that would leave none (then the ban
+        is lifted and counted). `ban` is indexed by token id, or by candidate position with `by_position`."""
         logits = cand["logit"]
         finite = np.isfinite(logits)
-        hit = ban[cand["id"]] & finite
+        hit = (ban if by_position else ban[cand["id"]]) & finite
         if not hit.any():
             return
         if (finite & ~hit).any():
             logits[hit] = -np.inf
         else:
-            self.fallbacks += 1
+            self.lifted += 1
+
+    def apply_after_grammar(self, cand: np.ndarray) -> None:
+        """The guard as a step after a full grammar pass (sampling): steer from the most likely allowed token."""
+        if self.tracker.current is None:
+            return
+        logits = cand["logit"]
+        if not np.isfinite(logits).any():
+            return
+        self.steer(cand, int(cand["id"][int(np.argmax(logits))]))
 
     def stats(self) -> dict:
-        return {"applied": True, "labels": list(self.tracker.labels), "closes_refused": self.closes_refused,
-                "refusal_kinds": self.reasons, "fallbacks": self.fallbacks}
+        return {"applied": True, "labels": list(self.tracker.labels), "steered": self.steered,
+                "fallbacks": sum(self.fallbacks.values()) + self.lifted, "fallback_kinds": self.fallbacks}

@@ -1,0 +1,121 @@
+"""The label guard's logic on a toy vocabulary (no model): where it finds labels in a JSON prefix, when it
+steers (a refused label must take another word; a label out of words must close) and when it cannot."""
+import numpy as np
+
+from reaseq_core.knowledge import schemas
+from reaseq_core.llm.label_guard import JsonLabelTracker, LabelConstraint, LabelGuard, VocabTables
+from reaseq_core.llm.grammar_fast_path import _TOKEN_DATA
+
+VOCAB = [b'"', b'",', b'"]', b" Identity", b"Gender", b"s", b" Care", b"Skin", b'r"', b"Gende", b" for", b"x"]
+TOK = {p: i for i, p in enumerate(VOCAB)}
+
+
+def test_tracker_finds_labels_at_their_path_only():
+    t = JsonLabelTracker(("dimensions", "*", "label"))
+    t.feed('{"reasoning_trace": "kept \\"label\\" as is", "dimensions": [{"label": "Gender", "rationale": "new", '
+           '"mapped": ["label"]}, {"label": "Scent')
+    assert t.labels == ["Gender"] and t.current == "Scent"
+    t.feed(' Mood"}, {"rationale": "adapted"')
+    assert t.labels == ["Gender", "Scent Mood"] and t.current is None
+    flat = JsonLabelTracker(("dimensions", "*"))
+    flat.feed('{"decisions": ["a, b", "c"], "analysis": "x", "dimensions": ["Budget", "Gift Giv')
+    assert flat.labels == ["Budget"] and flat.current == "Gift Giv"
+
+
+def _guard(prefix: str, max_words: int = 3, new_word_chars=None) -> LabelGuard:
+    rule = schemas.label_constraint(("dimensions", "*"), "demand", {"Skin Care"}, new_word_chars or 99)(())
+    c = LabelConstraint(rule.path, rule.refuse, max_words=max_words, new_word_chars=new_word_chars, rules=rule.rules)
+    g = LabelGuard(c, VocabTables(VOCAB))
+    g.tracker.feed(prefix)
+    return g
+
+
+def _cand(logits: dict) -> np.ndarray:
+    cand = np.zeros(len(VOCAB), dtype=_TOKEN_DATA)
+    cand["id"] = np.arange(len(VOCAB))
+    cand["logit"] = -np.inf
+    for piece, v in logits.items():
+        cand["logit"][TOK[piece]] = v
+    return cand
+
+
+ALL = {p: 0.0 for p in VOCAB}                          # every token allowed by the grammar, equally likely
+
+
+def _left(g: LabelGuard, top: bytes, allowed=None) -> set[bytes]:
+    """The tokens still allowed after the guard steered from `top` (the model's most likely token)."""
+    cand = _cand({**(allowed or ALL), top: 1.0})
+    g.steer(cand, TOK[top])
+    return {VOCAB[i] for i in np.flatnonzero(np.isfinite(cand["logit"]))}
+
+
+def test_a_repeat_must_take_another_word():
+    g = _guard('{"dimensions": ["Gender", "Gender')
+    assert g.may_steer(TOK[b'",']) and not g.may_steer(TOK[b"s"])
+    assert _left(g, b'",') == {b" Identity", b" Care", b" for"}          # only a new word is left
+    assert g.steered == {"repeated": 1}
+    g = _guard('{"dimensions": ["Gender", "Gender')
+    left = _left(g, b"s")                                # mid-word: the model writes its word ...
+    assert b"s" in left and b"x" in left and not left & {b'"', b'",', b'"]'}    # ... but cannot close here
+
+
+def test_closing_with_a_word_end_in_one_token_is_checked_too():
+    g = _guard('{"dimensions": ["Gender", "Gende')
+    assert g.may_steer(TOK[b'r"'])                       # 'r"' would close "Gender": a repeat
+    left = _left(g, b'r"')
+    assert b'r"' not in left and b"Gender" in left and b" Identity" in left
+
+
+def test_category_name_and_function_word_take_another_word():
+    g = _guard('{"dimensions": ["Skin Care')
+    assert _left(g, b'"]') == {b" Identity", b" Care", b" for"} and g.steered == {"category name": 1}
+    g = _guard('{"dimensions": ["Gift for')
+    assert b'"' not in _left(g, b'"') and g.steered == {"function word": 1}
+    g = _guard('{"dimensions": ["Budget')
+    assert not g.may_steer(TOK[b'",']) and _left(g, b'",') == set(VOCAB)   # fine as it is
+
+
+def test_out_of_words_closes_or_falls_back():
+    g = _guard('{"dimensions": ["Daily Skin Routine', max_words=3)
+    assert g.may_steer(TOK[b" Care"])                    # a 4th word: not allowed, the label closes instead
+    assert _left(g, b" Care") == {b'"', b'",', b'"]'} and g.steered == {"word budget": 1}
+    g = _guard('{"dimensions": ["Budget", "Gift for', max_words=2)
+    assert _left(g, b'"') == set(VOCAB) and g.fallbacks == {"function word": 1}   # cannot steer: validation refuses
+    g = _guard('{"dimensions": ["Hair Long', max_words=3, new_word_chars=8)
+    assert g.may_steer(TOK[b" Care"])                    # past the soft character budget no word starts
+
+
+def test_a_ban_that_would_leave_nothing_is_lifted():
+    g = _guard('{"dimensions": ["Gender", "Gender')
+    assert _left(g, b'",', allowed={b'",': 0.0}) == {b'",'}     # the grammar allows nothing but closing
+    assert g.lifted == 1 and g.stats()["fallbacks"] == 1
+
+
+def test_outside_labels_nothing_is_banned():
+    g = _guard('{"decisions": ["Gender')
+    assert not g.may_steer(TOK[b'",']) and _left(g, b'",') == set(VOCAB)
+    g.apply_after_grammar(_cand({b'",': 1.0}))
+    assert g.stats()["steered"] == {}
+
+
+def test_banned_words_cannot_start_a_word():
+    vocab = [b"Other", b" Title", b"Title", b"Skin", b" Care", b'"', b" Categories", b"title"]
+    rule = schemas.label_constraint(("dimensions", "*"), "attribute", set(), 99)(())
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["')
+    c = _cand_of(vocab)
+    g.steer(c, 0)                                        # "Other" as a first word: a leftover bin
+    left = {vocab[i] for i in np.flatnonzero(np.isfinite(c["logit"]))}
+    assert b"Other" not in left and b"Title" not in left and b"Skin" in left and g.steered == {"banned word": 1}
+    g.tracker.feed("Skin")
+    c = _cand_of(vocab)
+    g.steer(c, 1)                                        # " Title" / " Categories" as a later word: data fields
+    left = {vocab[i] for i in np.flatnonzero(np.isfinite(c["logit"]))}
+    assert not left & {b" Title", b" Categories"} and b" Care" in left and b"title" in left   # mid-word is fine
+
+
+def _cand_of(vocab):
+    cand = np.zeros(len(vocab), dtype=_TOKEN_DATA)
+    cand["id"] = np.arange(len(vocab))
+    cand["logit"] = 0.0
+    return cand
