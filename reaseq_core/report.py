@@ -396,6 +396,8 @@ def _reference_html(ref) -> str:
 
 def _figure_html(fig) -> str:
     import plotly.io as pio
+    # a fixed template: the default differs inside Streamlit, and the page must offer the same file as the CLI
+    fig.update_layout(template="plotly_white")
     return pio.to_html(fig, full_html=False, include_plotlyjs=False, default_width="100%",
                        config={"displaylogo": False, "responsive": True})
 

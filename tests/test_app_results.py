@@ -43,6 +43,13 @@ def downloads(monkeypatch) -> dict[str, bytes]:
     return seen
 
 
+def same_report(a: str, b: str) -> bool:
+    def strip(t: str) -> str:
+        t = re.sub(r"generated [0-9T:+-]+", "generated", t)
+        return re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "id", t)
+    return strip(a) == strip(b)
+
+
 def choose(at, art) -> None:
     options = at.selectbox(key="table").options
     at.selectbox(key="table").select_index(next(i for i, o in enumerate(options) if o.endswith(f"/{art.key}]")))
@@ -61,6 +68,8 @@ def test_report_download_and_markdown_notes(committed_home, downloads):
     for art in shipped:
         assert html.escape(read_table(committed_home, DATASET, art).title) in page, art.key
     assert not re.search(r"<script[^>]*\bsrc\s*=", page) and 'class="plotly-graph-div"' in page
+    # the same file as `reaseq report` writes, up to the generation time and the figures' random div ids
+    assert same_report(page, report.build_report(committed_home, DATASET))
 
     choose(at, cat.TABLE3_ABLATION)
     t3 = read_table(committed_home, DATASET, cat.TABLE3_ABLATION)

@@ -112,7 +112,8 @@ if chosen:
     s = access.store()
     stamp = tuple((i.stage, i.name, i.path.stat().st_mtime_ns) for i in s.list(dataset))
     with ui.needs_artifacts():   # last on the page: an artifact the report cannot read stops only the report
-        data = _report_html(str(s.root), dataset, tuple(chosen), stamp)
+        # in catalogue order, as `reaseq report` lists them, so the page offers the same file as the CLI
+        data = _report_html(str(s.root), dataset, tuple(a.key for a in cat.RESULT_TABLES if a.key in chosen), stamp)
     st.download_button("Download report (HTML)", data, file_name=f"{dataset}_results_report.html",
                        mime="text/html", key="report", on_click="ignore", type="primary")
 else:
