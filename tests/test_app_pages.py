@@ -118,7 +118,8 @@ def test_results_table_chart_and_exports(fixture_env):
     assert shown["auc"].tolist() == ["0.6100 ± 0.0100", "0.6400 ± 0.0200"]
     assert "fixture protocol text" in texts(at) and "titles instead of queries" in texts(at)
     assert len(at.get("plotly_chart")) == 1
-    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download Markdown (for slides)"]
+    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download Markdown (for slides)",
+                                                         "Download report (HTML)"]
 
 
 def test_results_lists_a_table_written_while_the_app_runs(app_store, tmp_path, monkeypatch):
