@@ -195,8 +195,14 @@ def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: se
             return label_problem(label, earlier, perspective, also_forbidden, avoid)
         rules = {"version": 1, "perspective": perspective, "words": LABEL_WORDS, "pattern": LABEL_PATTERN,
                  "category_names": forbidden, "avoid": sorted(_keys(avoid))}
+        refused = (FIELD_LABELS | PLACEHOLDER_LABELS | _keys(avoid)
+                   | ((NOT_DEMAND_LABELS | _keys(also_forbidden)) if perspective == "demand" else set()))
+
+        def refused_keys(earlier: list[str]) -> set[str]:
+            return refused | _keys(earlier)
         return LabelConstraint(path, refuse, max_words=LABEL_WORDS, new_word_chars=new_word_chars, rules=rules,
-                               banned_words=FIELD_WORDS, banned_first_words=BIN_WORDS, word_key=label_key)
+                               banned_words=FIELD_WORDS, banned_first_words=BIN_WORDS, word_key=label_key,
+                               last_word_bans=frozenset(FUNCTION_WORDS - {"&"}), refused_keys=refused_keys)
     return make
 
 

@@ -37,12 +37,14 @@ class LabelConstraint:
     banned_words: frozenset = frozenset()                   # words no label may contain (as word_key gives them)
     banned_first_words: frozenset = frozenset()             # words no label may start with
     word_key: Callable[[str], str] = str.lower              # how a written word is compared with those
+    last_word_bans: frozenset = frozenset()                 # words no label may end with (function words)
+    refused_keys: Callable[[list[str]], set] | None = None  # earlier labels -> label keys refused now
 
     def describe(self) -> dict:
         """What this constraint does, as plain data (it goes into the call key: it changes the answer)."""
         return {"path": ".".join(self.path), "max_words": self.max_words, "new_word_chars": self.new_word_chars,
                 "rules": self.rules, "banned_words": sorted(self.banned_words),
-                "banned_first_words": sorted(self.banned_first_words)}
+                "banned_first_words": sorted(self.banned_first_words), "last_word_bans": sorted(self.last_word_bans)}
 
 
 class JsonLabelTracker:
@@ -133,6 +135,19 @@ class VocabTables:
             cache[(words, key)] = mask
         return cache[(words, key)]
 
+    def word_ids(self, key: Callable[[str], str]) -> tuple[dict, dict]:
+        """(key -> ids of tokens that are that word with a leading space, key -> ids of the bare word)."""
+        cache = self.__dict__.setdefault("_word_ids", {})
+        if key not in cache:
+            spaced: dict[str, list[int]] = {}
+            bare: dict[str, list[int]] = {}
+            for i, p in enumerate(self.pieces):
+                w = p[1:] if p.startswith(b" ") else p
+                if 0 < len(w) < 20 and w.isalpha():
+                    (spaced if p.startswith(b" ") else bare).setdefault(key(w.decode("ascii")), []).append(i)
+            cache[key] = (spaced, bare)
+        return cache[key]
+
     def pre_text(self, token: int) -> str:
         p = self.pieces[token]
         return p[: self.pre_len[token]].decode("latin-1")
@@ -193,13 +208,42 @@ class LabelGuard:
         A word is started by a token with a leading space, or by any token at the label's start or after a
         space written alone."""
         c = self.c
-        if not (c.banned_words or c.banned_first_words):
-            return None
         if cur == "":
-            return self.t.word_mask(c.banned_words | c.banned_first_words, c.word_key) & ~self.t.starts_space
-        if cur.endswith(" "):
-            return self.t.word_mask(c.banned_words, c.word_key) & ~self.t.starts_space
-        return self.t.word_mask(c.banned_words, c.word_key) & self.t.starts_space
+            base = self.t.word_mask(c.banned_words | c.banned_first_words, c.word_key) & ~self.t.starts_space
+        elif cur.endswith(" "):
+            base = self.t.word_mask(c.banned_words, c.word_key) & ~self.t.starts_space
+        else:
+            base = self.t.word_mask(c.banned_words, c.word_key) & self.t.starts_space
+        last = self._last_words(cur)
+        if not last:
+            return base if base.any() else None
+        spaced, bare = self.t.word_ids(c.word_key)
+        lookup = bare if cur.endswith(" ") else spaced
+        ids = [i for w in last for i in lookup.get(w, ())]
+        if not ids:
+            return base if base.any() else None
+        ban = base.copy()
+        ban[ids] = True
+        return ban
+
+    def _last_words(self, cur: str) -> set[str]:
+        """Words the label's next word may not be when it is the label's last possible word: function words,
+        and the words that would complete a refused label (an earlier one, a category name, a data field)."""
+        # the next word is the last one: a spaced token would start it, or a space was just written alone
+        starts_last = ((cur and not cur.endswith(" ") and self._words_left(cur) == 1)
+                       or (cur.endswith(" ") and self._words_left(cur) == 0))
+        if not starts_last:
+            return set()
+        memo = self.__dict__.setdefault("_last_memo", {})
+        key = (cur.strip(), len(self.tracker.labels))
+        if key not in memo:
+            out = set(self.c.last_word_bans)
+            if self.c.refused_keys is not None:
+                prefix = self.c.word_key(cur.strip()) + " "
+                out |= {k[len(prefix):] for k in self.c.refused_keys(self.tracker.labels)
+                        if k.startswith(prefix) and " " not in k[len(prefix):]}
+            memo[key] = out
+        return memo[key]
 
     def may_steer(self, top: int) -> bool:
         """Whether the guard would change a greedy pick of `top` (cheap: the fast path's question)."""
