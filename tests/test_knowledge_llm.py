@@ -32,3 +32,33 @@ def test_injection_title_keeps_output_contract(tmp_path):
     assert r["raw"].strip() != "HACKED"
     assert 0.0 <= r["grounding_rate"] <= 1.0
     assert json.loads(r["raw"], strict=False)["user_demand"]
+
+
+NEW_CATEGORY = "Skin Care"      # no shipped taxonomy: the shipped run built Fragrance and Bath & Body only
+
+
+@pytest.mark.llm
+def test_layer1_both_perspectives_for_a_new_category(beauty, tmp_path):
+    """Layer 1 with the real model on a category it never saw: valid, no repeated label, no data-field label,
+    no label ending in a function word, 1-3 whole words, and no fallback (no repair, no guard fallback)."""
+    from reaseq_core.knowledge import inputs, schemas
+    from reaseq_core.llm.embedded import EmbeddedBackend
+    ds = inputs.without_constant_attributes(beauty)
+    ctx = agents.AgentContext(EmbeddedBackend(), call_cache(ArtifactStore(tmp_path), "beauty"))
+    for persp in ("demand", "attribute"):
+        out = agents.taxonomy_agent(ctx, ds, NEW_CATEGORY, persp)
+        assert out["status"] == "ok", out["error"]
+        assert out["repair"] is None, out["repair"]                          # the model's own answer
+        assert out["label_guard"]["applied"] and out["label_guard"]["fallbacks"] == 0, out["label_guard"]
+        labels = out["dimensions"]
+        assert schemas.L1_MIN_DIMS <= len(labels) <= schemas.L1_MAX_DIMS
+        keys = [schemas.label_key(x) for x in labels]
+        assert len(set(keys)) == len(keys), labels                            # no repeated label
+        for x in labels:
+            words = x.split()
+            assert 1 <= len(words) <= schemas.LABEL_WORDS, x                  # whole words, within the limit
+            assert words[-1].lower() not in schemas.FUNCTION_WORDS, x
+            key = schemas.label_key(x)
+            assert key not in schemas.FIELD_LABELS and not set(key.split()) & schemas.FIELD_WORDS, x
+            assert schemas.label_problem(x, [], persp, agents._category_names(ds, NEW_CATEGORY, persp)) is None, x
+        print(f"{persp}: {labels} (attempts {out['attempts']}, guard {out['label_guard']['steered']})")

@@ -122,7 +122,7 @@ def _cand_of(vocab):
 
 
 def test_the_last_word_cannot_complete_a_refused_label_or_be_a_function_word():
-    vocab = [b"Product", b" Name", b" and", b" Type", b" Shade", b'"', b"Type", b" for"]
+    vocab = [b"Product", b" Name", b" and", b" Type", b" Shade", b'"', b"Type", b" for", b" &"]
     rule = schemas.label_constraint(("dimensions", "*"), "attribute", set(), 99)(())
     g = LabelGuard(rule, VocabTables(vocab))
     g.tracker.feed('{"dimensions": ["Product Name Type", "Product Name')
@@ -130,7 +130,7 @@ def test_the_last_word_cannot_complete_a_refused_label_or_be_a_function_word():
     assert g.may_steer(2)                               # " and" would be the last word: a function word
     g.steer(c, 2)
     left = {vocab[i] for i in np.flatnonzero(np.isfinite(c["logit"]))}
-    assert not left & {b" and", b" for", b" Type"} and b" Shade" in left   # " Type" would repeat a label
+    assert not left & {b" and", b" for", b" &", b" Type"} and b" Shade" in left   # " Type" would repeat a label
     g2 = LabelGuard(rule, VocabTables(vocab))
     g2.tracker.feed('{"dimensions": ["Product')         # two words still to go: nothing banned yet
     assert not g2.may_steer(2) and not g2.may_steer(3)

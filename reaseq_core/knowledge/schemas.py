@@ -202,7 +202,7 @@ def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: se
             return refused | _keys(earlier)
         return LabelConstraint(path, refuse, max_words=LABEL_WORDS, new_word_chars=new_word_chars, rules=rules,
                                banned_words=FIELD_WORDS, banned_first_words=BIN_WORDS, word_key=label_key,
-                               last_word_bans=frozenset(FUNCTION_WORDS - {"&"}), refused_keys=refused_keys)
+                               last_word_bans=frozenset(FUNCTION_WORDS), refused_keys=refused_keys)
     return make
 
 

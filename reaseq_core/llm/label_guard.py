@@ -143,7 +143,7 @@ class VocabTables:
             bare: dict[str, list[int]] = {}
             for i, p in enumerate(self.pieces):
                 w = p[1:] if p.startswith(b" ") else p
-                if 0 < len(w) < 20 and w.isalpha():
+                if 0 < len(w) < 20 and (w.isalpha() or w == b"&"):
                     (spaced if p.startswith(b" ") else bare).setdefault(key(w.decode("ascii")), []).append(i)
             cache[key] = (spaced, bare)
         return cache[key]
