@@ -127,9 +127,10 @@ PLACEHOLDER_LABELS = _keys([
     "item feature", "other", "misc", "miscellaneous", "general", "user need", "user motivation", "motivation",
     "need", "demand", "user demand", "user", "customer", "info", "information", "data", "property",
     "product property", "characteristic", "aspect"])
-# Words that name a data field wherever they stand in a label ("Product Category", "Title and Brand").
-FIELD_WORDS = frozenset(_keys(["title", "category", "subcategory", "rank", "asin", "upc", "ean", "isbn", "sku", "url",
-                               "imurl"]))
+# Words that name a data field wherever they stand in a label ("Product Category", "Title and Brand",
+# "Product Name": the title under another name).
+FIELD_WORDS = frozenset(_keys(["title", "name", "category", "subcategory", "rank", "asin", "upc", "ean", "isbn", "sku",
+                               "url", "imurl"]))
 # A label starting with one of these is a leftover bin ("Other Skin Care"), not a dimension.
 BIN_WORDS = frozenset(_keys(["other", "misc", "miscellaneous", "general", "various"]))
 # Demand only: product fields, where a demand dimension names why users buy ("Budget", not "Price").

@@ -1,13 +1,16 @@
 """The content-addressed call cache, which is also the call log.
 
 Every LLM call is one JSON line appended to the call log (catalogue entry `llm_calls`):
-    key, agent, subject, attempt, backend, model, model_hash, params, prompt, response,
-    prompt_tokens, completion_tokens, latency_s, status ("ok" | "invalid" | "error"), error, created
-The key is sha256 over (backend, model, model hash, messages, params): the same question to the same
-weights is never asked twice, so re-running a stage costs no LLM call and an interrupted run resumes
-where it stopped. Records with status "invalid" are reused too (the answer exists; the retry that
-follows it has different params, hence its own key); "error" records (timeouts, refused connections)
-are logged but not reused.
+    key, agent, subject, attempt, seed, temperature, prompt_change, backend, model, model_hash, params,
+    prompt, response, prompt_tokens, completion_tokens, latency_s, status ("ok" | "invalid" | "error"),
+    error, created, and label_guard where the call carried a label constraint
+(records written before `seed` / `temperature` / `prompt_change` existed carry them inside `params`, or
+not at all). The key is sha256 over (backend, model, model hash, messages, params): the same question to
+the same weights is never asked twice, so re-running a stage costs no LLM call and an interrupted run
+resumes where it stopped. Records with status "invalid" are reused too (the answer exists; the retry that
+follows it has different params, hence its own key); "error" records (a backend that failed on the
+request) are logged but not reused. An unreachable endpoint is not logged at all (BackendUnavailable: no
+answer was given).
 
 Appends are one write of one line followed by fsync, so a kill loses at most the line being written;
 a partial last line is ignored on load and cut off before the next append.

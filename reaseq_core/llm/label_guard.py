@@ -4,17 +4,20 @@ by construction of the decoding rather than by hoping a retry comes out differen
 A `LabelConstraint` says where the labels sit in the JSON answer (a path such as ("dimensions", "*") for a
 list of strings, or ("dimensions", "*", "label") for a field of a list of objects) and gives a rule
 `refuse(label, earlier_labels) -> reason | None`. The embedded backend applies it while decoding
-(grammar_fast_path.py), on top of the JSON-schema grammar:
+(grammar_fast_path.py), on top of the JSON-schema grammar, which already makes a label 1-3 whole words:
 
-- inside a label string, a token that would close the string is banned while the label so far is refused
-  (a repeat of an earlier label, a data-field name, a trailing function word, ...);
-- a token that would start a word beyond `max_words` is banned, and so is one that would start a new word
-  once the label already has `new_word_chars` characters.
+- no token may close a label that `refuse` refuses (a repeat of an earlier label, a data-field name, a
+  trailing function word, ...); when the model wants to close one, it must add a word instead;
+- the label's last possible word cannot be a function word, nor the word that would complete a refused
+  label (so a three-word repeat cannot be written either), and banned words (data-field words anywhere,
+  leftover-bin words such as "Other" first) cannot be written at all;
+- a word the label has no room for (`max_words`, or `new_word_chars` reached) makes it close instead.
 
 So a label ends on a word boundary the model chose, never cut by a character cap, and an already produced
-label cannot be produced again. When a ban would leave no token that the grammar allows, the ban is lifted
-for that step and counted (`fallbacks`): the answer is then validated and refused like any other, so the
-guard never forces broken JSON.
+label cannot be produced again. Where the guard cannot steer (a refused label with no word left, a word
+spelt in several tokens) it lets the model go on and counts a fallback: the answer is then validated and
+refused like any other, and the retry avoids the label. A ban that would leave no token the grammar allows
+is lifted, so the guard never forces broken JSON.
 
 Backends that cannot decode with it (an OpenAI-compatible server, the fake) ignore it; validation applies
 the same `refuse` rule afterwards, and the retry prompt lists the labels to avoid.
@@ -174,7 +177,8 @@ class LabelGuard:
     - the model wants to start a word the label has no room for: only closing is allowed, if the label as it
       stands is acceptable, else a fallback.
 
-    Words the constraint bans (data-field words anywhere, leftover-bin words first) cannot start a word.
+    Words the constraint bans (data-field words anywhere, leftover-bin words first) cannot start a word, and
+    the last possible word cannot be a function word or complete a refused label.
 
     Steering at the model's own word boundaries keeps labels made of the model's words: a ban is never
     escaped by gluing letters onto a word it considered finished."""
@@ -185,6 +189,7 @@ class LabelGuard:
         self.steered: dict[str, int] = {}      # kind of problem -> steps at which the guard changed the token
         self.fallbacks: dict[str, int] = {}    # kind of problem -> steps at which it could not steer
         self.lifted = 0                        # bans lifted because the grammar allowed nothing else
+        self.drops: list[float] = []           # per steer: logit of the model's pick minus that of the steered one
 
     def accept(self, token: int) -> None:
         # latin-1 maps bytes 1:1, so quotes and backslashes (ASCII) are seen exactly even inside UTF-8 text
@@ -306,6 +311,8 @@ class LabelGuard:
         if not hit.any():
             return
         if (finite & ~hit).any():
+            if hit[int(np.argmax(np.where(finite, logits, -np.inf)))]:     # the model's pick was banned
+                self.drops.append(round(float(logits[finite].max() - logits[finite & ~hit].max()), 2))
             logits[hit] = -np.inf
         else:
             self.lifted += 1
@@ -321,4 +328,5 @@ class LabelGuard:
 
     def stats(self) -> dict:
         return {"applied": True, "labels": list(self.tracker.labels), "steered": self.steered,
-                "fallbacks": sum(self.fallbacks.values()) + self.lifted, "fallback_kinds": self.fallbacks}
+                "fallbacks": sum(self.fallbacks.values()) + self.lifted, "fallback_kinds": self.fallbacks,
+                "steer_drops": self.drops}
