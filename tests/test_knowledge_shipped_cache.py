@@ -1,0 +1,76 @@
+"""The shipped knowledge keeps resolving from the shipped call log: a build over shipped items, on a
+temporary copy of the committed knowledge stage, reaches no backend (a fake that must not be asked): the
+stored taxonomy is kept and every Layer-3 and single-agent prompt, schema and parameter set has the key it
+was logged under."""
+import json
+import shutil
+
+import pytest
+
+from reaseq_core import catalogue as cat
+from reaseq_core.knowledge import agents, inputs
+from reaseq_core.knowledge.pipeline import BuildConfig, build_knowledge, call_cache
+from reaseq_core.llm.fake import FakeBackendForTests
+from reaseq_core.store import ArtifactStore
+
+from conftest import COMMITTED_ROOT
+
+
+class FakeThatMustNotBeAsked(FakeBackendForTests):
+    """Says it is the embedded model the shipped log was made with; any call is a cache miss."""
+    name = "embedded"
+
+    def complete(self, messages, **kw):
+        self.calls.append(messages)
+        raise AssertionError("cache miss: a shipped call was asked again")
+
+
+@pytest.fixture()
+def shipped(beauty, tmp_store, tmp_path):
+    knowledge = COMMITTED_ROOT / "beauty" / "knowledge"
+    if not knowledge.is_dir():
+        pytest.skip("no committed knowledge stage")
+    store = ArtifactStore(tmp_path)
+    shutil.copytree(tmp_store.stage_dir("beauty", "data"), store.stage_dir("beauty", "data"))
+    shutil.copytree(knowledge, store.stage_dir("beauty", "knowledge"))
+    return store
+
+
+def test_shipped_items_resolve_from_the_shipped_call_log(beauty, shipped):
+    store = shipped
+    df = store.read("beauty", cat.ITEM_KNOWLEDGE)
+    cfg = store.provenance("beauty", cat.ITEM_KNOWLEDGE)["config"]       # the attempts the shipped run allowed
+    model = store.read("beauty", cat.TAXONOMY)["model"]
+    fake = FakeThatMustNotBeAsked([], model=model["model"])
+    fake.model_hash = model["model_hash"]
+    ma = df[(df["setup"] == "multi_agent") & (df["status"] == "ok")]
+    ids = ma.groupby("primary_category")["item_id"].apply(lambda s: sorted(s)[:12]).explode().tolist()
+    out = build_knowledge(beauty, store, fake, BuildConfig(categories=sorted(ma["primary_category"].unique()),
+                                                           item_ids=ids, max_attempts=cfg["max_attempts"]),
+                          progress=False)
+    assert fake.calls == [] and out["cache_misses"] == 0 and out["items_processed"] == len(ids)
+    assert out["reused"]["taxonomies"] == ma["primary_category"].nunique()
+    after = store.read("beauty", cat.ITEM_KNOWLEDGE).set_index(["item_id", "setup"])
+    before = df.set_index(["item_id", "setup"])
+    for iid in ids:
+        a, b = after.loc[(iid, "multi_agent")], before.loc[(iid, "multi_agent")]
+        assert a["status"] == "ok" and a["user_demand"] == b["user_demand"]
+        assert a["dimensions_demand"] == b["dimensions_demand"]
+    # the refinements stored before the rationale rule now say what changed, their labels as they were
+    tax = store.read("beauty", cat.TAXONOMY)
+    for node in tax["categories"].values():
+        for sub in node["subcategories"].values():
+            d = sub["demand"]
+            assert d["final"] == [x["label"] for x in d["dimensions"]] and all("change" in x for x in d["dimensions"])
+    # the single-agent baseline (its schema and template unchanged) resolves too
+    ds = inputs.without_constant_attributes(beauty)
+    ctx = agents.AgentContext(fake, call_cache(store, "beauty"), max_attempts=cfg["max_attempts"],
+                              single_agent_attempts=cfg["single_agent_attempts"])
+    by_id = ds.items.set_index("item_id", drop=False)
+    sa = df[df["setup"] == "single_agent"].sort_values("item_id").head(6)
+    for r in sa.to_dict("records"):
+        got = agents.single_agent(ctx, by_id.loc[r["item_id"]].to_dict(), inputs.field_names(ds.items))
+        assert got["live_calls"] == 0 and got["status"] == r["status"]
+        if r["status"] == "ok":
+            assert json.dumps(got["user_demand"], ensure_ascii=False) == r["user_demand"]
+    assert fake.calls == []
