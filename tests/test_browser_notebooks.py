@@ -107,14 +107,19 @@ def test_py_percent_opens_as_notebook_and_first_cell_runs(lab, browser):  # noqa
         assert page.locator(".jp-FileEditor:visible").count() == 0
         cell = panel.locator(".jp-CodeCell").first
         cell.locator(".cm-content", has_text="ensure_dataset").wait_for(timeout=30000)  # editor filled in
+        # a cell run before the kernel is connected is dropped, not queued: wait for the kernel first
+        page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(timeout=120000)
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
-        cell.locator(".jp-InputPrompt", has_text="[1]").wait_for(timeout=180000)
+        cell.locator(".jp-InputPrompt", has_text="[1]").wait_for(timeout=120000)
         outputs = cell.locator(".jp-OutputArea-output")
         outputs.first.wait_for(timeout=30000)
         assert cell.locator('[data-mime-type="application/vnd.jupyter.error"]').count() == 0
         assert "beauty" in outputs.first.inner_text().lower()
         shoot(page, "notebooks_data_tour")
+    except Exception:
+        shoot(page, "notebooks_data_tour_failed")   # what the page showed, for the failure report
+        raise
     finally:
         page.close()
     assert notebook_state() == before, "data_tour.py (or a checkpoint) was written while the cell ran"
