@@ -199,9 +199,22 @@ _ENTRIES = [
     Artifact("prompt_version", "knowledge", "prompt_versions/{agent}/{sha12}.txt", "text",
              _KNOWLEDGE,
              "the text of every prompt-template version that produced knowledge or a lab run"),
+    Artifact("prompt_promotions", "knowledge", "prompt_promotions.json", "json",
+             "reaseq knowledge promote --dataset {dataset} --agent item_knowledge --version SHA12",
+             "which saved template version the build uses per agent, and every promotion (who, when, old and new "
+             "template sha256)", keys={"active": dict, "history": list}),
+    Artifact("prompt_experiment", "knowledge", "prompt_experiments/{agent}/{run_id}.json", "json",
+             "reaseq knowledge experiment --dataset {dataset} --agent item_knowledge",
+             "a prompt experiment: two template versions on a stratified sample of items, per-item results "
+             "and per-version aggregates (valid share, attempts, grounding, generic keywords, tokens, latency)",
+             keys={"agent": str, "versions": list, "items": list, "rows": list, "summary": dict, "config": dict}),
     Artifact("grounding_table", "knowledge", "grounding_table.json", "json", _KNOWLEDGE_REPORT,
              "result table: grounding rate of knowledge entries per category and setup",
              keys=_TABLE_KEYS, committed=True),
+    Artifact("grounding_classes", "knowledge", "grounding_classes.json", "json",
+             "reaseq knowledge grounding --dataset {dataset}",
+             "result table: shares of supported / beyond / contradicted knowledge entries per setup and category, "
+             "and entries cut mid-sentence", keys=_TABLE_KEYS, committed=True),
     # representation
     Artifact("title_vectors", "representation", "title_vectors.npz", "npz", _TITLES,
              "Phi(title + brand + category path) for every item, L2-normalised", arrays=_VECTOR_ARRAYS),
