@@ -15,7 +15,8 @@ from ..llm.backend import LLMBackend
 from ..llm.cache import CallCache
 from ..llm.structured import LABEL_RETRY, call_structured
 from . import inputs, schemas
-from .grounding import ground_knowledge
+from ..llm.structured import InvalidOutput
+from .grounding import contradicted_entries, ground_knowledge
 from .templates import load_template, render
 
 MAX_TOKENS = {"demand_taxonomy": 450, "attribute_taxonomy": 450, "dimension_refinement": 650,
@@ -42,6 +43,10 @@ class AgentContext:
     refinement_attempts: int = 3     # Layer 2 falls back to the parent taxonomy when it fails (pipeline.py)
     single_agent_attempts: int | None = None   # None: max_attempts
     use_grammar: bool = True
+    # A Layer-3 / single-agent entry that contradicts the item's fields (grounding.py) is always invalid. An
+    # analysis that stops mid-sentence (schemas.unfinished_text) is invalid only when this is set: the shipped
+    # caps cut most long analyses, and a rule every retry breaks would fail the item rather than fix it.
+    reject_unfinished_text: bool = False
     templates: dict[str, str] = field(default_factory=dict)   # agent -> template text (prompt-lab overrides)
 
     def template(self, agent: str) -> str:
@@ -137,6 +142,27 @@ def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, per
     return out
 
 
+def knowledge_check(base, fields: dict, reject_unfinished_text: bool = False):
+    """The Layer-3 / single-agent validation: `base` (dimensions), then no entry may contradict the item's
+    fields (gender, size, price, category: grounding.contradiction), then (optionally) no analysis may stop
+    mid-sentence. A broken rule raises InvalidOutput: the answer is retried, and recorded failed after the
+    last attempt; it is never accepted as is."""
+    def check(ans) -> None:
+        if base is not None:
+            base(ans)
+        knowledge = {p: [e.model_dump() for e in getattr(ans, p)] for p in ("user_demand", "product_attribute")}
+        bad = contradicted_entries(knowledge, fields)
+        if bad:
+            raise InvalidOutput("contradicts the item's data: " + "; ".join(
+                f"{p} '{d}' {why}" for p, d, why in bad[:4]))
+        if reject_unfinished_text:
+            cut = [(p, e["dimension"], w) for p, es in knowledge.items() for e in es
+                   for w in schemas.unfinished_fields(e)]
+            if cut:
+                raise InvalidOutput("text cut short: " + "; ".join(f"{p} '{d}' {w}" for p, d, w in cut[:4]))
+    return check
+
+
 def _knowledge_row(res, fields: dict) -> dict:
     row = {"status": "ok" if res.ok else "failed", "failure_reason": None if res.ok else res.error,
            "user_demand": [], "product_attribute": [], "grounding_rate": float("nan"), "attempts": res.attempts,
@@ -163,7 +189,8 @@ def item_knowledge_agent(ctx: AgentContext, item: dict, category_context: str, d
                           schema_model=schemas.ItemKnowledgeAnswer,
                           json_schema=schemas.knowledge_schema(demand_dims, attribute_dims),
                           max_tokens=MAX_TOKENS[agent], max_attempts=ctx.max_attempts,
-                          check=schemas.make_knowledge_check(demand_dims, attribute_dims), use_grammar=ctx.use_grammar)
+                          check=knowledge_check(schemas.make_knowledge_check(demand_dims, attribute_dims), fields,
+                                                ctx.reject_unfinished_text), use_grammar=ctx.use_grammar)
     return _knowledge_row(res, fields)
 
 
@@ -175,5 +202,6 @@ def single_agent(ctx: AgentContext, item: dict, field_names: str) -> dict:
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=str(item["item_id"]), messages=_messages(prompt),
                           schema_model=schemas.ItemKnowledgeAnswer, json_schema=schemas.single_agent_schema(),
                           max_tokens=MAX_TOKENS[agent], max_attempts=ctx.single_agent_attempts or ctx.max_attempts,
-                          check=schemas.check_single_agent, use_grammar=ctx.use_grammar)
+                          check=knowledge_check(schemas.check_single_agent, fields, ctx.reject_unfinished_text),
+                          use_grammar=ctx.use_grammar)
     return _knowledge_row(res, fields)

@@ -349,3 +349,73 @@ def single_agent_schema() -> dict:
     e = _entry(_str(LABEL_MAX, 2))
     return _obj({"user_demand": _arr(e, SINGLE_AGENT_DIMS, SINGLE_AGENT_DIMS),
                  "product_attribute": _arr(e, SINGLE_AGENT_DIMS, SINGLE_AGENT_DIMS)})
+
+
+# ---- text fields end where a sentence ends -------------------------------------------------------------
+TERMINAL = (".", "!", "?", "…")
+
+
+def unfinished_text(text: str, cap: int | None = None) -> str | None:
+    """Why a generated sentence field (an analysis, a reasoning trace, a justification) stops short, or None.
+    A finished text ends with '.', '!' or '?' (closing quotes / brackets after it allowed). Otherwise it is cut:
+    - 'mid-word': it ends inside a word (at the field's length cap, or on a character that ends no word);
+    - 'mid-sentence': it ends after a function word ("...which are common in"), a comma / colon / dash, or a
+      whole word without a full stop ("...in the Men's Eau").
+      >>> unfinished_text("The item is for women.") is None
+      True
+      >>> unfinished_text("...which are common in")
+      "mid-sentence: ends after 'in'"
+      >>> unfinished_text("...sets, and sc", cap=15)
+      "mid-word: ends at the 15-character cap inside 'sc'"
+    """
+    t = str(text or "").rstrip()
+    if not t:
+        return None
+    body = t.rstrip("\"'”’)]»")
+    if body.endswith(TERMINAL):
+        return None
+    last = re.split(r"[\s,;:/(]+", body)[-1] if body else ""
+    if cap is not None and len(str(text)) >= cap - 1 and body[-1:].isalnum():
+        return f"mid-word: ends at the {cap}-character cap inside '{last}'"
+    if body[-1:] and not body[-1].isascii():
+        return f"mid-word: ends on '{body[-1]}'"
+    if body[-1:] in ",;:-–—(&":
+        return f"mid-sentence: ends with '{body[-1]}'"
+    if last.lower() in FUNCTION_WORDS or last.lower() in {"is", "are", "was", "be", "which", "who", "that", "such",
+                                                           "its", "it", "has", "have", "can", "will", "like"}:
+        return f"mid-sentence: ends after '{last}'"
+    return f"mid-sentence: no full stop after '{last}'"
+
+
+def unfinished_fields(entry: dict, cap: int | None = ANALYSIS_MAX) -> list[str]:
+    """'field: why' for each sentence field of a Layer-3 / single-agent entry that stops short (its analysis)."""
+    why = unfinished_text(entry.get("analysis", ""), cap)
+    return [f"analysis: {why}"] if why else []
+
+
+def unfinished_taxonomy_fields(taxonomy: dict) -> list[dict]:
+    """Every sentence field of a taxonomy artifact that stops short: Layer 1's analysis and decisions, Layer 2's
+    reasoning trace and justifications. Rows: category, subcategory (None for Layer 1), perspective, field,
+    text, why."""
+    out = []
+    for cat_name, node in (taxonomy.get("categories") or {}).items():
+        for persp in ("demand", "attribute"):
+            l1 = node.get(persp) or {}
+            for fname, text in [("reasoning", l1.get("reasoning", ""))] + [
+                    (f"decisions[{i}]", d) for i, d in enumerate(l1.get("decisions") or [])]:
+                why = unfinished_text(text)
+                if why:
+                    out.append({"category": cat_name, "subcategory": None, "perspective": persp, "field": fname,
+                                "text": text, "why": why})
+        for sub, s in (node.get("subcategories") or {}).items():
+            for persp in ("demand", "attribute"):
+                l2 = s.get(persp) or {}
+                fields = [("reasoning_trace", l2.get("reasoning_trace", ""))] + [
+                    (f"dimensions[{i}].justification", d.get("justification", ""))
+                    for i, d in enumerate(l2.get("dimensions") or [])]
+                for fname, text in fields:
+                    why = unfinished_text(text)
+                    if why:
+                        out.append({"category": cat_name, "subcategory": sub, "perspective": persp,
+                                    "field": fname, "text": text, "why": why})
+    return out
