@@ -212,7 +212,7 @@ _ENTRIES = [
              "result table: grounding rate of knowledge entries per category and setup",
              keys=_TABLE_KEYS, committed=True),
     Artifact("grounding_classes", "knowledge", "grounding_classes.json", "json",
-             "reaseq knowledge grounding --dataset {dataset}",
+             "python reaseq_core/knowledge/grounding_cli.py --dataset {dataset}",
              "result table: shares of supported / beyond / contradicted knowledge entries per setup and category, "
              "and entries cut mid-sentence", keys=_TABLE_KEYS, committed=True),
     # representation

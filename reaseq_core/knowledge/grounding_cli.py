@@ -2,12 +2,19 @@
 the data / contradicted (grounding.py), print the shares per setup and category, count the analyses that stop
 mid-sentence, and write the result table `grounding_classes` (no LLM call: it reads the artifacts).
 
-Registered in reaseq_core/knowledge/cli.py's `register` with `grounding_cli.add_parser(s)`."""
+Until `grounding_cli.add_parser(s)` is called in reaseq_core/knowledge/cli.py's `register`, run it as
+`python reaseq_core/knowledge/grounding_cli.py --dataset beauty` (the catalogue's producing command)."""
 from __future__ import annotations
 
-from .. import catalogue as cat
-from ..errors import ReaSeqError
-from ..store import ArtifactStore
+if __package__ in (None, ""):                 # run as a file: import the package from the repository root
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    __package__ = "reaseq_core.knowledge"
+
+from .. import catalogue as cat  # noqa: E402
+from ..errors import ReaSeqError  # noqa: E402
+from ..store import ArtifactStore  # noqa: E402
 
 
 def run(args) -> int:
@@ -44,7 +51,7 @@ def add_parser(sub) -> None:
 
 
 def main(argv=None) -> int:
-    """`python -m reaseq_core.knowledge.grounding_cli --dataset beauty` until the subcommand is registered."""
+    """`python reaseq_core/knowledge/grounding_cli.py --dataset beauty` until the subcommand is registered."""
     import argparse
     p = argparse.ArgumentParser(prog="reaseq knowledge")
     p.add_argument("--home", default=None)
