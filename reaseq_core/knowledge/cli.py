@@ -4,6 +4,12 @@
         --single-agent-limit 200 --single-agent-every 2 --single-agent-attempts 1   resumable; safe to kill
     reaseq knowledge show --dataset beauty --item B000...   one item's knowledge, both setups
     reaseq knowledge calls --dataset beauty --tail 3        the last calls of the call log
+    reaseq knowledge experiment --dataset beauty --agent item_knowledge --version SHA12 --n 20
+                                                            two template versions on a stratified sample
+    reaseq knowledge promote --dataset beauty --agent item_knowledge --version SHA12 --who NAME
+                                                            the build uses that version from now on
+    reaseq knowledge build --dataset beauty --rebuild-template item_knowledge
+                                                            regenerate the items made with an older version
 """
 from __future__ import annotations
 
@@ -23,6 +29,15 @@ def _build(args) -> int:
     ds = load_dataset(args.dataset, store)
     cats = list(dict.fromkeys((args.category or []) + (args.then_category or [])))
     ids = [i.strip() for i in args.items.split(",") if i.strip()] if args.items else None
+    if args.rebuild_template:
+        from .promotion import stale_items
+        stale = stale_items(store, args.dataset, args.rebuild_template)
+        print(f"--rebuild-template {args.rebuild_template}: {len(stale)} item(s) whose knowledge came from another "
+              f"template version than the build's")
+        if stale.empty:
+            return 0
+        if not cats:
+            cats = sorted(set(stale["primary_category"].dropna()))
     if ids and not cats:
         cats = sorted(set(ds.items.loc[ds.items["item_id"].isin(ids), "primary_category"].dropna()))
     if not cats:
@@ -33,7 +48,10 @@ def _build(args) -> int:
     cfg = BuildConfig(categories=cats, item_ids=ids, limit=args.limit, single_agent_limit=args.single_agent_limit,
                       single_agent_every=args.single_agent_every, write_every=args.write_every,
                       max_attempts=args.max_attempts, single_agent_attempts=args.single_agent_attempts,
-                      use_grammar=not args.no_grammar, order=args.order, rebuild_taxonomy=args.rebuild_taxonomy)
+                      use_grammar=not args.no_grammar, order=args.order, rebuild_taxonomy=args.rebuild_taxonomy,
+                      rebuild_template=args.rebuild_template)
+    if args.rebuild_template == "single_agent":      # every stale single-agent item gets the baseline again
+        cfg.single_agent_every, cfg.single_agent_limit = 1, max(cfg.single_agent_limit, 10**9)
     out = build_knowledge(ds, store, backend, cfg, progress=not args.no_progress)
     print(json.dumps(out, indent=2))
     return 0
@@ -63,7 +81,8 @@ def _calls(args) -> int:
     # require: no call log is an error naming the build command, not an empty listing
     for r in read_call_log(store.require(args.dataset, cat.LLM_CALLS), limit=args.tail):
         params = r.get("params") or {}
-        print(f"--- {r['created']} {r['agent']} {r.get('subject')} attempt={r.get('attempt')} status={r['status']} "
+        tpl = f" template={r['template_hash'][:12]}" if r.get("template_hash") else ""
+        print(f"--- {r['created']} {r['agent']}{tpl} {r.get('subject')} attempt={r.get('attempt')} status={r['status']} "
               f"temperature={r.get('temperature', params.get('temperature'))} seed={r.get('seed', params.get('seed'))} "
               f"{r['prompt_tokens']}+{r['completion_tokens']} tok {r['latency_s']} s")
         if r.get("prompt_change"):
@@ -73,6 +92,71 @@ def _calls(args) -> int:
         print(r["response"][:2000])
         if r.get("error"):
             print(f"error: {r['error']}")
+    return 0
+
+
+def _version_text(store, dataset: str, agent: str, which: str) -> tuple[str, str]:
+    """(label, text) of 'build' (what the build uses), 'shipped' (prompts/<agent>.txt), a saved sha12 or a file."""
+    from pathlib import Path
+
+    from .promotion import build_template, read_version
+    from .templates import load_template
+    if which == "build":
+        return "build", build_template(store, dataset, agent)
+    if which == "shipped":
+        return "shipped", load_template(agent)
+    if Path(which).is_file():
+        return Path(which).stem, Path(which).read_text(encoding="utf-8")
+    return which, read_version(store, dataset, agent, which)
+
+
+def _experiment(args) -> int:
+    import time
+
+    from ..llm.factory import make_backend
+    from . import experiments as ex
+    store = ArtifactStore(args.home)
+    versions = [ex.Version(*_version_text(store, args.dataset, args.agent, w)) for w in (args.against, args.version)]
+    if versions[0].label == versions[1].label:
+        versions[1] = ex.Version(versions[1].label + " (2)", versions[1].text)
+    ids = ([i.strip() for i in args.items.split(",") if i.strip()] if args.items else
+           ex.stratified_sample(ex.sample_pool(store, args.dataset, args.agent), args.n, args.seed))
+    backend = make_backend(args.backend, base_url=args.base_url, model=args.model, api_key=args.api_key,
+                           n_threads=args.n_threads)
+    t0 = time.perf_counter()
+
+    def on_call(e):
+        if args.no_progress:
+            return
+        if e["event"] == "call_start":
+            print(f"[{e['k']}/{e['total']}] {e['version']} {e['item_id']}: call {e['call']} live ...", flush=True)
+        elif e["event"] == "call_end":
+            print(f"    done in {e['elapsed_s']:.1f} s, {e['prompt_tokens']}+{e['completion_tokens']} tokens, "
+                  f"{e['status']} (elapsed {time.perf_counter() - t0:.0f} s)", flush=True)
+        elif e["event"] == "cached":
+            print(f"[{e['k']}/{e['total']}] {e['version']} {e['item_id']}: cached answer ({e['status']})", flush=True)
+
+    res = ex.run_experiment(store, args.dataset, args.agent, versions, ids, backend, max_attempts=args.max_attempts,
+                            generic_share=args.generic_share, reference=args.reference, on_call=on_call,
+                            sample={"n": args.n, "seed": args.seed, "stratified_by": "sub_category"}
+                            if not args.items else {"items": "given"})
+    rid = ex.save_experiment(store, args.dataset, res)
+    print(ex.summary_table(res).to_string())
+    print(f"generic rule: {res['config']['generic_rule']}")
+    print(f"saved: {store.path(args.dataset, cat.PROMPT_EXPERIMENT, agent=args.agent, run_id=rid)}")
+    return 0
+
+
+def _promote(args) -> int:
+    from .promotion import promote, stale_items
+    store = ArtifactStore(args.home)
+    label, text = _version_text(store, args.dataset, args.agent, args.version)
+    rec = promote(store, args.dataset, args.agent, text, who=args.who, note=args.note or "")
+    print(json.dumps(rec, indent=2))
+    n = len(stale_items(store, args.dataset, args.agent)) if args.agent in ("item_knowledge", "single_agent") else 0
+    if n:
+        print(f"{n} item(s) have knowledge from another version: `reaseq knowledge build --dataset {args.dataset} "
+              f"--rebuild-template {args.agent}` regenerates them")
     return 0
 
 
@@ -106,6 +190,11 @@ def register(sub) -> None:
     b.add_argument("--rebuild-taxonomy", action="store_true",
                    help="ask Layers 1-2 again even for categories / subcategories whose taxonomy is stored ok "
                         "(their items' Layer-3 prompts then change)")
+    b.add_argument("--rebuild-template", default=None, metavar="AGENT",
+                   choices=["item_knowledge", "single_agent"],
+                   help="regenerate only the items whose knowledge came from another version of AGENT's template "
+                        "than the one the build uses (the promoted version, else the shipped file); with no "
+                        "--category, the categories of those items")
     b.add_argument("--no-grammar", action="store_true", help="do not send JSON schemas (prompt-only JSON)")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=_build)
@@ -118,3 +207,34 @@ def register(sub) -> None:
     c.add_argument("--tail", type=int, default=5)
     c.add_argument("--prompts", action="store_true", help="print the prompts too")
     c.set_defaults(func=_calls)
+    DEFAULT_N, GENERIC_SHARE, REFERENCES = 20, 0.30, ("sample", "stored")   # as in experiments.py (not imported here:
+    # the parser is built for every command, and experiments.py loads pandas)
+    e = s.add_parser("experiment", help="two template versions of an item-level agent on a stratified sample")
+    e.add_argument("--dataset", required=True)
+    e.add_argument("--agent", required=True, choices=["item_knowledge", "single_agent"])
+    e.add_argument("--version", default="build",
+                   help="the version under test: a saved sha12, a template file, 'build' or 'shipped'")
+    e.add_argument("--against", default="build", help="the version to compare with (default: what the build uses)")
+    e.add_argument("--n", type=int, default=DEFAULT_N, help="items, stratified by subcategory (default %(default)s)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--items", default=None, help="comma-separated item ids instead of a sample")
+    e.add_argument("--generic-share", type=float, default=GENERIC_SHARE,
+                   help="a keyword in more than this share of its subcategory's items is generic (default %(default)s)")
+    e.add_argument("--reference", default="sample", choices=list(REFERENCES),
+                   help="items the generic rule counts over: the version's sampled answers or the stored knowledge")
+    e.add_argument("--max-attempts", type=int, default=3)
+    e.add_argument("--backend", default="embedded", choices=["embedded", "openai"])
+    e.add_argument("--base-url", default=None)
+    e.add_argument("--model", default=None)
+    e.add_argument("--api-key", default=None)
+    e.add_argument("--n-threads", type=int, default=None)
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=_experiment)
+    pr = s.add_parser("promote", help="make a saved template version the one the build uses (the old one is kept)")
+    pr.add_argument("--dataset", required=True)
+    pr.add_argument("--agent", required=True, choices=["demand_taxonomy", "attribute_taxonomy", "dimension_refinement",
+                                                        "item_knowledge", "single_agent"])
+    pr.add_argument("--version", required=True, help="a saved sha12, a template file, or 'shipped'")
+    pr.add_argument("--who", default=None, help="who promotes (default: the login name)")
+    pr.add_argument("--note", default=None)
+    pr.set_defaults(func=_promote)

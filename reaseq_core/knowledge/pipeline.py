@@ -19,6 +19,11 @@ calls keep resolving from the cache even after the taxonomy agents' prompts or l
 When the LLM endpoint cannot be reached (BackendUnavailable, after the backend's bounded back-off) the build
 writes what it has, marks nothing failed (the item in flight simply has no row yet) and stops with one error
 naming the endpoint; the same command run again continues where it stopped.
+
+Templates: each agent uses the dataset's build template (promotion.build_template: the promoted version, else
+the shipped file); every call the build appends to the call log carries that template's sha256
+(`template_hash`), and so does every knowledge row. `rebuild_template=AGENT` restricts the selection to the
+items whose stored row of that agent's setup came from another template version.
 """
 from __future__ import annotations
 
@@ -40,8 +45,8 @@ from ..errors import ReaSeqError
 from ..llm.backend import BackendUnavailable
 from ..llm.cache import CallCache
 from ..store import ArtifactStore
-from . import agents, inputs, schemas
-from .templates import AGENTS, template_hash
+from . import agents, inputs, promotion, schemas
+from .templates import template_hash
 
 ROW_COLUMNS = list(cat.ITEM_KNOWLEDGE.columns)     # the catalogue declares the row shape, in file order
 PERSPECTIVES = ("demand", "attribute")
@@ -64,11 +69,42 @@ class BuildConfig:
     use_grammar: bool = True
     order: str = "popular"                   # within a subcategory: "popular" (most interactions first) or "id"
     rebuild_taxonomy: bool = False           # ask Layers 1-2 again even where an ok taxonomy is stored
+    rebuild_template: str | None = None      # only the items whose row of this agent came from another template
 
 
-def call_cache(store: ArtifactStore, dataset: str) -> CallCache:
+class TemplateCallCache(CallCache):
+    """The call cache that also says which template version asked: a record appended for an agent listed in
+    `template_hashes` carries `template_hash` (the sha256 of the template text its prompt was rendered from).
+    The key is unchanged (it hashes the rendered prompt, which already differs between template versions).
+
+    `observer(event, record)` (optional) hears "cached" (a reusable answer was found), "live" (no answer
+    cached: the backend is asked next) and "answered" (the live answer was appended to the log)."""
+
+    def __init__(self, path, template_hashes: dict[str, str] | None = None,
+                 observer: Callable[[str, dict], None] | None = None):
+        super().__init__(path)
+        self.template_hashes = dict(template_hashes or {})
+        self.observer = observer
+
+    def get(self, key: str) -> dict | None:
+        rec = super().get(key)
+        if self.observer is not None:
+            self.observer("cached" if rec is not None else "live", rec or {"key": key})
+        return rec
+
+    def append(self, record: dict) -> dict:
+        h = self.template_hashes.get(record.get("agent"))
+        if h and "template_hash" not in record:
+            record = {**record, "template_hash": h}
+        rec = super().append(record)
+        if self.observer is not None:
+            self.observer("answered", rec)
+        return rec
+
+
+def call_cache(store: ArtifactStore, dataset: str, template_hashes: dict[str, str] | None = None) -> TemplateCallCache:
     """The dataset's call log (appended line by line by CallCache, so it is opened at its path)."""
-    return CallCache(store.path(dataset, cat.LLM_CALLS))
+    return TemplateCallCache(store.path(dataset, cat.LLM_CALLS), template_hashes)
 
 
 def annotate_refinements(taxonomy: dict) -> None:
@@ -102,11 +138,16 @@ class KnowledgeBuild:
                  should_stop: Callable[[], bool] | None = None, on_item: Callable[[int, int], None] | None = None):
         self.ds = inputs.without_constant_attributes(ds)
         self.store, self.backend, self.cfg = store, backend, config
-        self.cache = call_cache(store, ds.name)
+        templates = promotion.build_templates(store, ds.name)     # promoted versions, else the shipped files
+        self.template_hashes = {a: template_hash(t) for a, t in templates.items()}
+        self.cache = call_cache(store, ds.name, self.template_hashes)
         self.ctx = agents.AgentContext(backend, self.cache, max_attempts=config.max_attempts,
                                        single_agent_attempts=config.single_agent_attempts,
-                                       use_grammar=config.use_grammar)
-        self.template_hashes = {a: template_hash(self.ctx.template(a)) for a in AGENTS}
+                                       use_grammar=config.use_grammar, templates=dict(templates))
+        if config.rebuild_template is not None and config.rebuild_template not in promotion.SETUP_OF_AGENT:
+            raise ReaSeqError(f"--rebuild-template works on the item-level agents "
+                              f"({', '.join(promotion.SETUP_OF_AGENT)}), not '{config.rebuild_template}'; "
+                              "for a taxonomy agent use --rebuild-taxonomy")
         self.rows = _load_rows(store, ds.name)
         self.taxonomy = _load_taxonomy(store, ds.name)
         self.progress, self.should_stop, self.on_item = progress, should_stop or (lambda: False), on_item
@@ -122,6 +163,11 @@ class KnowledgeBuild:
         items = inputs.category_items(self.ds, category)
         if self.cfg.item_ids is not None:
             items = items[items["item_id"].isin(set(self.cfg.item_ids))]
+        if self.cfg.rebuild_template is not None:      # rows of that agent's setup from another template version
+            setup = promotion.SETUP_OF_AGENT[self.cfg.rebuild_template]
+            current = self.template_hashes[self.cfg.rebuild_template]
+            stale = {iid for (iid, s), r in self.rows.items() if s == setup and str(r.get("template_hash")) != current}
+            items = items[items["item_id"].isin(stale)]
         items = items.assign(_sub=items.apply(lambda r: inputs.subcategory_of(r, category), axis=1))
         # biggest subcategories first; items grouped by subcategory for prefix reuse; inside a subcategory the
         # most-interacted items first (partial coverage then reaches the most behaviour), ties by id
