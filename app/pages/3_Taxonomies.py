@@ -1,6 +1,8 @@
 """Taxonomies: per primary category the Layer-1 demand and attribute dimensions (and what input the agents
 saw), per subcategory the Layer-2 refinement with its reasoning trace, rationale (inherited / adapted /
-new) and mapped expressions (paper Section 2.1.1, Layers 1-2)."""
+new) and mapped expressions (paper Section 2.1.1, Layers 1-2), and what the refinement changed from the
+parent taxonomy: each parent label beside the refined label that keeps it (inherited), changes it (adapted)
+or none (dropped), then the new labels."""
 import sys
 from pathlib import Path
 
@@ -13,9 +15,10 @@ import streamlit as st  # noqa: E402
 from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
 from reaseq_core import review  # noqa: E402
+from reaseq_core.knowledge.schemas import parent_diff  # noqa: E402
 from reaseq_core.status import knowledge_command  # noqa: E402
 
-RATIONALE_COLOURS = {"inherited": "#4c78a8", "adapted": "#f58518", "new": "#54a24b"}
+RATIONALE_COLOURS = {"inherited": "#4c78a8", "adapted": "#f58518", "new": "#54a24b", "dropped": "#e45756"}
 INPUT_KIND = {"titles": "item titles (no queries in this dataset)", "review_summaries": "review summaries",
               "queries": "user queries", "structured_fields": "structured fields (brand, price, rank, path)",
               "key_values": "merchant key-value attributes"}
@@ -99,6 +102,32 @@ with a:
     layer2(subs[sub].get("demand") or {}, "demand")
 with b:
     layer2(subs[sub].get("attribute") or {}, "attribute")
+
+
+def changes(block: dict, side: str) -> None:
+    """The refinement beside its parent: inherited / adapted / new / dropped labels."""
+    parent = block.get("parent") or (c.get(side) or {}).get("dimensions") or []
+    dims = block.get("dimensions") or []
+    if not dims:
+        st.info(f"No refined {side} labels to compare with the parent.")
+        return
+    diff = pd.DataFrame(parent_diff(dims, parent), columns=["parent", "refined", "change", "note"])
+    counts = diff["change"].value_counts()
+    st.markdown(f"**{side.title()}**: " + " · ".join(f"{counts.get(k, 0)} {k}"
+                                                     for k in ("inherited", "adapted", "new", "dropped")))
+    if block.get("repair") or block.get("fallback"):
+        st.caption(f"note: {block.get('repair') or block.get('fallback')}")
+    st.dataframe(diff.fillna("—").style.map(
+        lambda v: f"color: {RATIONALE_COLOURS.get(v, 'inherit')}; font-weight: 600", subset=["change"]),
+        hide_index=True, width="stretch", key=f"diff_{side}")
+
+
+st.markdown("##### What changed from the parent (Layer 1)")
+a, b = st.columns(2)
+with a:
+    changes(subs[sub].get("demand") or {}, "demand")
+with b:
+    changes(subs[sub].get("attribute") or {}, "attribute")
 
 with st.expander("Templates and model"):
     st.json({"templates": tax.get("templates", {}), "model": tax.get("model", {})})

@@ -1,16 +1,22 @@
 """Item knowledge: search and filter items (category, brand, text); an item's metadata beside its knowledge
-entries (user demand and product attribute, paper Section 2.1.1 Layer 3). Evidence the grounding check
-could not support in the item's own fields is highlighted."""
+entries (user demand and product attribute, paper Section 2.1.1 Layer 3). Each entry shows its grounding
+class against the item's data fields (reaseq_core/knowledge/grounding.py): supported (the cited fields'
+values bear it out), beyond the data (world knowledge the fields neither confirm nor contradict) or
+contradicted (a gender, size, price or category the fields state otherwise), with the item's shares and
+the dataset's shares per setup and category. Evidence that points at nothing in the item is highlighted."""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
 from reaseq_core import review  # noqa: E402
+from reaseq_core.knowledge import grounding  # noqa: E402
+from reaseq_core.knowledge.inputs import item_fields  # noqa: E402
 from reaseq_core.status import knowledge_build_command  # noqa: E402
 
 dataset = ui.page("Item knowledge", "🧠")
@@ -55,23 +61,32 @@ item = view.iloc[rows[0] if rows else 0]
 iid = item["item_id"]
 
 
-def render_entries(entries: list[dict]) -> None:
+CLASS_BADGE = {grounding.SUPPORTED: ":green-background[supported]",
+               grounding.BEYOND: ":orange-background[not grounded · beyond the data]",
+               grounding.CONTRADICTED: ":red-background[not grounded · contradicted by the data]"}
+
+
+def render_entries(entries: list[dict], fields: dict) -> list[str]:
+    """Show the entries with their grounding class (computed now, with today's rules); returns the classes."""
     if not entries:
         st.write("—")
-        return
+        return []
+    facts = grounding.ItemFacts.of(fields)
+    classes = []
     for e in entries:
-        ok = e.get("grounded", True)
-        head = f"**{e.get('dimension', '?')}**" + ("" if ok else "  :red-background[not grounded]")
-        st.markdown(head)
+        g = grounding.ground_entry(e, fields, facts)
+        classes.append(g["grounding"])
+        st.markdown(f"**{e.get('dimension', '?')}**  {CLASS_BADGE[g['grounding']]}")
         st.write(e.get("analysis") or "")
         if e.get("keywords"):
             st.markdown(" ".join(f"`{k}`" for k in e["keywords"]))
-        ev = e.get("evidence") or []
+        ev = [x for x in e.get("evidence") or [] if isinstance(x, str)]
         if ev:
-            shown = ", ".join(f"“{x}”" for x in ev)
-            st.markdown(f"evidence: {shown}" if ok else f"evidence: :red-background[{shown}]")
-        if not ok and e.get("grounding_note"):
-            st.caption(f"grounding check: {e['grounding_note']}")
+            shown = ", ".join(f"“{x}”" if grounding.check_evidence(x, fields)[0] else f":red-background[“{x}”]"
+                              for x in ev)
+            st.markdown(f"evidence: {shown}")
+        st.caption(f"grounding check: {g['grounding_note']}")
+    return classes
 
 
 meta, knowledge = st.columns([1, 2])
@@ -100,18 +115,31 @@ with knowledge:
     else:
         setup = st.radio("Setup", sorted(rows_k["setup"]), horizontal=True, key="setup")
         r = rows_k[rows_k["setup"] == setup].iloc[0]
-        st.caption(f"status **{r['status']}** · grounding rate {r['grounding_rate']:.0%} · model {r['model']} · "
-                   f"template {str(r['template_hash'])[:12]} · {r['created']}")
+        head = st.empty()
         if r["status"] != "ok":
             st.warning(f"Generation failed: {r['failure_reason']}")
+        fields = item_fields(item.to_dict())
         u, p = st.columns(2)
         with u:
             st.markdown("##### User demand")
-            render_entries(access.parse_entries(r["user_demand"], f"item_knowledge, item {iid} ({setup}), user_demand"))
+            got = render_entries(access.parse_entries(r["user_demand"],
+                                                      f"item_knowledge, item {iid} ({setup}), user_demand"), fields)
         with p:
             st.markdown("##### Product attribute")
-            render_entries(access.parse_entries(r["product_attribute"],
-                                                f"item_knowledge, item {iid} ({setup}), product_attribute"))
+            got += render_entries(access.parse_entries(r["product_attribute"],
+                                                       f"item_knowledge, item {iid} ({setup}), product_attribute"),
+                                  fields)
+        sh = grounding.shares(got)
+        head.caption(f"status **{r['status']}** · entries: supported {sh['supported']:.0%} · beyond the data "
+                     f"{sh['beyond']:.0%} · contradicted {sh['contradicted']:.0%} · model {r['model']} · "
+                     f"template {str(r['template_hash'])[:12]} · {r['created']}")
+
+if access.store().exists(dataset, cat.GROUNDING_CLASSES):
+    with st.expander("Grounding classes of all entries, per setup and category"):
+        gt = access.read(dataset, cat.GROUNDING_CLASSES)
+        st.dataframe(pd.DataFrame(gt["rows"], columns=gt["columns"]), hide_index=True,
+                     width="stretch", key="grounding_classes")
+        st.caption(gt["protocol"])
 
 if not rows_k.empty:  # the case: this item's knowledge (every setup; regenerating either outdates a verdict)
     review_ui.verdict_box(dataset, "item_knowledge", iid, review.knowledge_provenance(kn, iid))

@@ -282,6 +282,33 @@ def annotate_changes(dimensions: list[dict], parent: list[str]) -> list[dict]:
     return out
 
 
+CHANGE_KINDS = ("inherited", "adapted", "new", "dropped")
+
+
+def parent_diff(dimensions: list[dict], parent: list[str]) -> list[dict]:
+    """What a Layer-2 refinement changed from its parent taxonomy, one row per label: parent label, refined
+    label, change (inherited / adapted / new / dropped) and a note. Parent labels come first in their order
+    (each with the refined label that keeps or adapts it, or 'dropped'), then the new labels. Works on stored
+    refinements with or without annotate_changes' fields (they are recomputed from the labels).
+      parent [Gender, Occasion, Budget], refined [Gender, Event Type, Skin Type]  (Event Type called adapted)
+      -> Gender/Gender inherited; Occasion/- dropped; Budget/- dropped; -/Event Type adapted (no parent label
+         shares a word with it); -/Skin Type new"""
+    dims = annotate_changes([{k: v for k, v in d.items() if k not in ("parent", "change")} for d in dimensions],
+                            parent)
+    rows, used = [], set()
+    for p in parent:
+        hit = next((d for i, d in enumerate(dims) if i not in used and d["parent"] == p), None)
+        if hit is None:
+            rows.append({"parent": p, "refined": None, "change": "dropped", "note": "not in the refinement"})
+            continue
+        used.add(dims.index(hit))
+        rows.append({"parent": p, "refined": hit["label"], "change": hit["rationale"], "note": hit["change"]})
+    for i, d in enumerate(dims):
+        if i not in used:
+            rows.append({"parent": None, "refined": d["label"], "change": d["rationale"], "note": d["change"]})
+    return rows
+
+
 def make_knowledge_check(demand_dims: list[str], attribute_dims: list[str]):
     """Every taxonomy dimension exactly once per perspective; nothing else."""
     def check(ans: ItemKnowledgeAnswer) -> None:
