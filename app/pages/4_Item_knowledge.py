@@ -16,7 +16,6 @@ from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
 from reaseq_core import review  # noqa: E402
 from reaseq_core.knowledge import grounding  # noqa: E402
-from reaseq_core.knowledge.inputs import item_fields  # noqa: E402
 from reaseq_core.status import knowledge_build_command  # noqa: E402
 
 dataset = ui.page("Item knowledge", "🧠")
@@ -118,7 +117,7 @@ with knowledge:
         head = st.empty()
         if r["status"] != "ok":
             st.warning(f"Generation failed: {r['failure_reason']}")
-        fields = item_fields(item.to_dict())
+        fields = grounding.fields_of(item.to_dict())
         u, p = st.columns(2)
         with u:
             st.markdown("##### User demand")

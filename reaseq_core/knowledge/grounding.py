@@ -524,19 +524,34 @@ def shares(classes: list[str]) -> dict[str, float]:
     return {c: (sum(x == c for x in classes) / n if n else 0.0) for c in CLASSES}
 
 
+def fields_of(row: dict) -> dict:
+    """inputs.item_fields of an items-table row as any reader returns it: a category path stored as an array
+    and attributes stored as JSON text are accepted."""
+    from .inputs import item_fields
+    row = dict(row)
+    path = row.get("category_path")
+    row["category_path"] = [] if path is None else [str(x) for x in list(path)]
+    attrs = row.get("attributes")
+    if isinstance(attrs, str):
+        try:
+            attrs = json.loads(attrs) if attrs.strip() else {}
+        except json.JSONDecodeError as e:
+            raise ValueError(f"item {row.get('item_id')!r}: field 'attributes' is not JSON: {e}") from e
+    row["attributes"] = attrs if isinstance(attrs, dict) else {}
+    return item_fields(row)
+
+
 def classify_rows(knowledge, items, category_names: set[str] | frozenset = frozenset()):
     """Re-classify stored knowledge rows (the item_knowledge artifact, any age) against the items' fields.
     Returns one row per entry: item_id, setup, primary_category, perspective, dimension, grounding, why."""
     import pandas as pd
-
-    from .inputs import item_fields
     by_id = items.set_index("item_id", drop=False)
     rows = []
     for r in knowledge[knowledge["status"] == "ok"].to_dict("records"):
         iid = r["item_id"]
         if iid not in by_id.index:
             raise KeyError(f"item_knowledge row for item {iid!r} ({r.get('setup')}): item not in the items table")
-        fields = item_fields(by_id.loc[iid].to_dict())
+        fields = fields_of(by_id.loc[iid].to_dict())
         facts = ItemFacts.of(fields)
         for persp in ("user_demand", "product_attribute"):
             raw = r.get(persp)

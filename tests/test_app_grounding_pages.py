@@ -1,0 +1,48 @@
+"""AppTest of the Taxonomies and Item knowledge pages on the committed Beauty store (read only): the Layer-2
+diff against the parent, and each entry's grounding class with the item's shares (the shipped Hugo Boss
+item, whose title says For Women under a Men's path, shows contradicted entries)."""
+import pytest
+
+from reaseq_core import catalogue as cat
+from test_app_pages import committed_env, frame, no_exception, run_page, texts  # noqa: F401 (fixture)
+
+HUGO = "B000093A0U"
+
+
+@pytest.fixture()
+def env(committed_env):
+    if not committed_env.exists("beauty", cat.ITEM_KNOWLEDGE):
+        pytest.skip("no committed knowledge")
+    return committed_env
+
+
+def test_taxonomies_page_shows_what_changed_from_the_parent(env):
+    at = run_page("Taxonomies", None)
+    no_exception(at)
+    assert "What changed from the parent (Layer 1)" in texts(at)
+    diffs = [frame(d.value) for d in at.dataframe if list(frame(d.value).columns) == ["parent", "refined", "change",
+                                                                                        "note"]]
+    assert len(diffs) == 2                                    # demand and attribute
+    tax = env.read("beauty", cat.TAXONOMY)
+    primary = next(iter(tax["categories"]))
+    node = tax["categories"][primary]
+    sub = next(iter(node["subcategories"]))
+    parent = node["demand"]["dimensions"]
+    d = diffs[0]
+    assert set(d["change"]) <= {"inherited", "adapted", "new", "dropped"}
+    assert [p for p in d["parent"] if p != "—"] == parent     # every parent label is accounted for, in order
+    refined = [x["label"] for x in node["subcategories"][sub]["demand"]["dimensions"]]
+    assert sorted(r for r in d["refined"] if r != "—") == sorted(refined)
+
+
+def test_item_knowledge_page_shows_grounding_classes(env):
+    at = run_page("Item_knowledge", None)
+    no_exception(at)
+    at.text_input(key="search").input(HUGO).run()
+    no_exception(at)
+    body = texts(at)
+    assert "1 items match" in body
+    assert "contradicted by the data" in body and "gender: says for" in body
+    assert "entries: supported" in body and "contradicted" in body
+    shares = [frame(d.value) for d in at.dataframe if "contradicted_share" in frame(d.value).columns]
+    assert shares and set(shares[0]["setup"]) >= {"multi_agent"}
