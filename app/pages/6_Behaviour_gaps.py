@@ -6,6 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import itertools  # noqa: E402
+
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
@@ -31,6 +33,52 @@ def per_user(root: str, dataset: str, stamp: int, variant: str) -> pd.DataFrame:
             .reset_index())
 
 
+# The location summary's figures per scheme, as (column, key in the summary, format)
+SUMMARY_COLUMNS = (("gaps", "gaps", "{:,}"), ("after the rule", "after_rule", "{:,}"),
+                   ("rule share", "rule_share", "{:.1%}"), ("after the model filter", "after_model", "{:,}"),
+                   ("kept of the rule's", "model_keeps_share_of_rule", "{:.1%}"),
+                   ("after a Swing filter", "after_model_swing", "{:,}"), ("[FILL] ratio", "fill_ratio", "{:.1%}"),
+                   ("users with a [FILL]", "users_with_fill", "{:,}"), ("P_L positions", "p_l_positions", "{:,}"),
+                   ("P_L share of items", "p_l_share_of_items", "{:.1%}"))
+
+
+def summary_table(summ: dict) -> pd.DataFrame:
+    """One row per location scheme with the candidates left after each stage and the [FILL] ratio."""
+    rows = []
+    for name, v in summ.get("variants", {}).items():
+        row = {"scheme": name}
+        for col, key, fmt in SUMMARY_COLUMNS:
+            val = v.get(key)
+            row[col] = fmt.format(val) if isinstance(val, (int, float)) else "–"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def declutter(fig, width_px: int = 1300, char_px: float = 6.5):
+    """Give each gap label a row of its own where it would overlap another: labels are placed left to right
+    on the first row (alternating above / below the line, then further out) whose last label ends before this
+    one starts, widths estimated from the text at the chart's font size. Returns the number of rows used."""
+    anns = list(fig.layout.annotations or ())
+    xs = [x for tr in fig.data for x in (tr.x if tr.x is not None else ())]
+    if not anns or not xs:
+        return 0
+    stamps = pd.to_datetime(pd.Series(xs))
+    span = max(1, (stamps.max() - stamps.min()).value)
+    ns_per_px = span / (0.92 * width_px)
+    ends: dict[int, float] = {}
+    placed = sorted(((pd.Timestamp(a.x).value, a) for a in anns), key=lambda p: p[0])
+    for x, a in placed:
+        half = (len(str(a.text)) * char_px / 2 + 6) * ns_per_px
+        level = next(k for k in itertools.count() if ends.get(k, -float("inf")) < x - half)
+        ends[level] = x + half
+        a.y = (1 if level % 2 == 0 else -1) * (0.12 + 0.1 * (level // 2))
+    rows = max(ends) + 1
+    reach = 0.12 + 0.1 * ((rows - 1) // 2) + 0.1
+    fig.update_layout(annotations=[a for _, a in placed], yaxis=dict(range=[-max(0.4, reach), max(0.4, reach)]),
+                      height=int(360 + 40 * max(0, (rows - 2) // 2 * 2)))
+    return rows
+
+
 variants = sorted(loc["variant"].unique())
 c1, c2 = st.columns([1, 3])
 variant = c1.radio("Location scheme", variants, horizontal=True, key="variant",
@@ -38,10 +86,16 @@ variant = c1.radio("Location scheme", variants, horizontal=True, key="variant",
 if access.exists(dataset, cat.LOCATION_SUMMARY):
     with ui.needs_artifacts():
         summ = access.read(dataset, cat.LOCATION_SUMMARY)
-    block = {"variant": summ["variants"].get(variant), "users": summ["users"], "gaps": summ["gaps"],
-             "config": summ["config"]}
-    with c2.expander("Location summary ([FILL] ratio and candidates per stage)", expanded=False):
-        st.json(block)
+    with c2.expander("Location summary: candidates per stage and the [FILL] ratio, per scheme", expanded=True):
+        table = summary_table(summ)
+        st.dataframe(table.style.apply(lambda r: ["font-weight: bold" if r["scheme"] == variant else ""] * len(r),
+                                       axis=1), hide_index=True, width="stretch", key="location_summary")
+        users_info, conf = summ.get("users", {}), summ.get("config", {})
+        st.caption(f"{summ.get('gaps', 0):,} gaps between consecutive items of "
+                   f"{users_info.get('users', 0):,} users ({users_info.get('rule', '')}). Rule: a gap is temporal "
+                   f"(TD) above {conf.get('tau_time_days')} days, categorical (CD) when the primary category "
+                   f"changes; the model filter keeps a candidate when SASRec ranks the next item worse than "
+                   f"{conf.get('rank_threshold')} (the model did not see it coming). [FILL] ratio: {summ.get('fill_ratio_definition', 'n/a')}.")
 
 stamp = access.store().require(dataset, cat.LOCATION).stat().st_mtime_ns
 users = per_user(str(access.store().root), dataset, stamp, variant)
@@ -67,10 +121,13 @@ for col, (k, v) in zip(m, [("events", row["events"]), ("TD gaps", row["td"]), ("
                            ("flagged", row["flagged"]), ("P_L (labelled)", row["P_L"]),
                            ("P_U (to fill)", row["P_U"])]):
     col.metric(k, int(v))
-st.plotly_chart(charts.user_timeline(g, lookup), key="timeline")
+timeline = charts.user_timeline(g, lookup)
+label_rows = declutter(timeline)
+st.plotly_chart(timeline, key="timeline")
 st.caption("Segments: grey = no discontinuity; orange = TD/CD candidate the model filter dropped; red, bold = "
            "flagged after the model filter (✔). Δp = p(b_t+1 | history up to t+1) − p(b_t+1 | history up to t) "
-           "where computed.")
+           "where computed." + (f" Labels that would overlap are set on {label_rows} rows above and below the line."
+                                          if label_rows > 2 else ""))
 show = g[["t", "item_from", "item_to", "gap_days", "cat_from", "cat_to", "td", "cd", "model_rank", "flagged",
           "delta_p", "role"]].copy()
 show.insert(2, "title_from", show["item_from"].map(lambda i: (lookup.get(i) or {}).get("title")))
