@@ -38,17 +38,19 @@ def test_quoted_phrases():
     assert not check_evidence("for the", FIELDS)[0]                     # only stopwords: nothing to check
 
 
-def test_entry_and_rate():
-    good = {"dimension": "Scent", "analysis": "x", "keywords": ["a", "b", "c"], "evidence": ["title", "brand: Prada"]}
-    mixed = {"dimension": "Notes", "analysis": "x", "keywords": ["a", "b", "c"], "evidence": ["title", "vanilla notes"]}
-    none = {"dimension": "Value", "analysis": "x", "keywords": ["a", "b", "c"], "evidence": []}
-    assert ground_entry(good, FIELDS)["grounded"]
-    m = ground_entry(mixed, FIELDS)
-    assert not m["grounded"] and "vanilla notes" in m["grounding_note"]
-    assert ground_entry(none, FIELDS)["grounding_note"] == "no evidence cited"
-    out, rate = ground_knowledge({"user_demand": [good, mixed], "product_attribute": [none, good]}, FIELDS)
-    assert rate == 2 / 4
-    assert [e["grounded"] for e in out["user_demand"]] == [True, False]
+def test_entry_without_evidence_or_claim():
+    # check_evidence resolves what a citation points at; it is no verdict on the claim (the classes, the rate and
+    # the bare-field-name rule are tested in test_knowledge_grounding_classes.py)
+    none = {"dimension": "Value", "analysis": "For women.", "keywords": ["women"], "evidence": []}
+    g = ground_entry(none, FIELDS)
+    assert (g["grounding"], g["grounded"], g["grounding_note"]) == ("beyond", False, "no evidence cited")
+    # a title that resolves but whose value does not carry the claim ("x" is no claim word): beyond, not grounded
+    bare = {"dimension": "Scent", "analysis": "x", "keywords": ["a", "b", "c"], "evidence": ["title", "brand: Prada"]}
+    assert all(check_evidence(e, FIELDS)[0] for e in bare["evidence"])
+    g = ground_entry(bare, FIELDS)
+    assert g["grounding"] == "beyond" and not g["grounded"] and g["grounding_note"].startswith("no claim")
+    out, rate = ground_knowledge({"user_demand": [none], "product_attribute": [bare]}, FIELDS)
+    assert rate == 0.0 and [e["grounded"] for e in out["product_attribute"]] == [False]
 
 
 def test_key_value_attributes():
