@@ -87,7 +87,7 @@ def test_prompt_lab_on_the_committed_store(committed_env):
     assert "FAKE backend: plumbing only" in texts(at)
     summary = next(d.value for d in at.dataframe if "valid share" in d.value.index)
     assert list(summary.index[:2]) == ["items run", "valid share"]
-    assert summary.iloc[1].tolist() == ["1.000", "1.000"]
+    assert summary.iloc[1].tolist() == ["100.0%", "100.0%"] and summary.iloc[0].tolist() == ["3", "3"]
     assert "generic keyword share" in summary.index and "latency per live item (s)" in summary.index
     log = read_call_log(at.session_state["lab_fake_log"])
     assert len(log) == 6 and {r["template_hash"][:12] for r in log} == {

@@ -104,11 +104,24 @@ else:
 
 event = st.plotly_chart(charts.umap_scatter(shown, colour), key="umap", on_select="rerun",
                         selection_mode=("points", "box", "lasso"))
+
+
+def row_of(cd) -> int | None:
+    """The row index a selected point carries in `customdata`: the browser sends it as a list, a scalar, or
+    (for a scattergl trace's 2-D customdata) an object keyed by position."""
+    if isinstance(cd, dict):
+        cd = [cd[k] for k in sorted(cd, key=str)]
+    if isinstance(cd, (list, tuple)):
+        cd = cd[0] if cd else None
+    return None if cd is None else int(cd)
+
+
 picked = []
 for p in (event.selection.points if event and event.selection else []):
-    cd = p.get("customdata")
-    if cd is not None:
-        picked.append(int(cd[0] if isinstance(cd, (list, tuple)) else cd))
+    r = row_of(p.get("customdata"))
+    if r is not None:
+        picked.append(r)
+picked = list(dict.fromkeys(picked))
 sel = df.loc[picked] if picked else shown.iloc[0:0]
 
 st.markdown(f"**Selection:** {len(sel):,} points (lasso or box on the chart)")

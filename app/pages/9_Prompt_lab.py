@@ -452,9 +452,8 @@ with tab_exp:
                        + (f" · saved as `{exp['saved_as']}` "
                           f"({store.path(dataset, cat.PROMPT_EXPERIMENT, agent=agent, run_id=exp['saved_as'])})"
                           if exp.get("saved_as") else ""))
-            table = ex.summary_table(result)
-            st.dataframe(table.map(lambda v: f"{v:.3f}" if isinstance(v, float) else ("–" if v is None else str(v))),
-                         width="stretch", key="exp_summary")
+            table = ex.summary_table(result, formatted=True)
+            st.dataframe(table, width="stretch", key="exp_summary", height=36 * (len(table) + 1) + 4)
             st.caption(f"Generic keywords: {cfg['generic_rule']} · cached items are answered from the call log: "
                        "their original latency is shown apart and is not time spent in this run.")
             rows = pd.DataFrame(result["rows"])

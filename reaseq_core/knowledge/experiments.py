@@ -217,12 +217,30 @@ SUMMARY_LABELS = {  # what the tables show, in order
     "cached_original_latency_s_per_item": "cached items: original latency (s, not spent now)"}
 
 
-def summary_table(result: dict) -> pd.DataFrame:
+SHARE_KEYS = {"valid_share", "grounding_rate_mean", "generic_keyword_share"}
+COUNT_KEYS = {"items", "keywords_judged", "live_items", "cached_items"}
+
+
+def format_figure(key: str, v) -> str:
+    """A figure as the tables show it: shares as percentages, counts as integers, '–' where there is none."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if key in SHARE_KEYS:
+        return f"{v:.1%}"
+    if key in COUNT_KEYS:
+        return f"{int(v):,}"
+    if "tokens" in key:
+        return f"{v:,.0f}"
+    return f"{v:.2f}"
+
+
+def summary_table(result: dict, formatted: bool = False) -> pd.DataFrame:
     """One row per figure, one column per version (label and sha12)."""
     cols = {}
     for v in result["versions"]:
         s = result["summary"][v["label"]]
-        cols[f"{v['label']} ({v['sha12']})"] = [s.get(k) for k in SUMMARY_LABELS]
+        cols[f"{v['label']} ({v['sha12']})"] = [format_figure(k, s.get(k)) if formatted else s.get(k)
+                                                for k in SUMMARY_LABELS]
     return pd.DataFrame(cols, index=list(SUMMARY_LABELS.values()))
 
 
