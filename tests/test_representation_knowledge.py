@@ -211,10 +211,18 @@ def test_figure7_examples(tables):
     assert fig7["items_with_both_setups_attempted"] == 5 and fig7["items_with_a_failed_setup"] == 1
     assert fig7["items"] == 4 and [e["item_id"] for e in fig7["examples"]] == sorted(LIGHT_BLUE[:2] + [PRADA, VERSACE])
     prada = next(e for e in fig7["examples"] if e["item_id"] == PRADA)
-    assert prada["multi_agent"]["entries_user_demand"] == 1 and prada["multi_agent"]["ungrounded_entries"] == 1
-    assert prada["multi_agent"]["grounding_rate"] == pytest.approx(0.5)
-    assert prada["single_agent"]["product_attribute"][0]["keywords"] == ["perfume"]
-    assert fig7["summary_means"]["single_agent"]["grounding_rate"] == pytest.approx(0.5)
+    # grounding is re-classified against the item's fields, whatever flags the rows were stored with: the
+    # title "Prada Candy ... Eau De Parfum ..." bears out "eau de parfum" (supported), not "sweet, caramel" (beyond)
+    m = prada["multi_agent"]
+    assert m["entries_user_demand"] == 1 and m["ungrounded_entries"] == 1 and m["contradicted_entries"] == 0
+    assert [e["grounding"] for e in m["user_demand"] + m["product_attribute"]] == ["beyond", "supported"]
+    assert m["grounding_rate"] == pytest.approx(0.5)
+    # the single-agent entries stored as grounded=True ("daily wear" citing the title) are beyond the title
+    s = prada["single_agent"]
+    assert s["product_attribute"][0]["keywords"] == ["perfume"]
+    assert s["user_demand"][0]["grounded"] is False and s["user_demand"][0]["grounding"] == "beyond"
+    assert fig7["summary_means"]["single_agent"]["grounding_rate"] == pytest.approx(0.0)
+    assert fig7["summary_means"]["multi_agent"]["contradicted_entries"] == 0
 
 
 def test_status_reports_every_arm(kstore, tables):

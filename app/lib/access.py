@@ -145,6 +145,24 @@ def item_lookup(dataset: str) -> dict:
 
 
 # ---- knowledge ------------------------------------------------------------------------------------
+@st.cache_data(show_spinner="Classifying the stored knowledge entries…", max_entries=4)
+def _item_knowledge(root: str, dataset: str, stamps: tuple) -> pd.DataFrame:
+    from reaseq_core.knowledge.report import regrounded
+    s = ArtifactStore(root)
+    return regrounded(s.read(dataset, cat.ITEM_KNOWLEDGE), s.read(dataset, cat.ITEMS))
+
+
+def item_knowledge(dataset: str) -> pd.DataFrame:
+    """The item_knowledge artifact with grounding in today's meaning, whatever the age of its rows: every entry
+    re-classified against its item's fields (supported / beyond / contradicted, `grounded` = supported, with the
+    note why), `grounding_rate` = the row's share of supported entries, and per-row counts `supported`, `beyond`,
+    `contradicted` (reaseq_core.knowledge.report.regrounded). Pages that show grounding read knowledge here,
+    never the flags and rates stored with old rows."""
+    s = store()
+    return _item_knowledge(str(s.root), dataset, (_stamp(s, dataset, cat.ITEM_KNOWLEDGE),
+                                                  _stamp(s, dataset, cat.ITEMS)))
+
+
 def parse_entries(text, where: str) -> list[dict]:
     """The user_demand / product_attribute column: JSON text of a list of entries; None (or NaN) for a row
     whose generation failed. `where` names the row for the error when the text is not such a list."""

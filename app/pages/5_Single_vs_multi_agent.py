@@ -1,5 +1,9 @@
 """Single- vs multi-agent knowledge, side by side per item in the layout of the paper's Figure 7 (Appendix D),
-with grounding rates and entry counts per setup across the catalogue."""
+with grounding rates and entry counts per setup across the catalogue.
+
+Grounding has one meaning here, whatever the age of the stored rows: every entry is re-classified with today's
+rules (reaseq_core/knowledge/grounding.py) as supported by the item's data, beyond it, or contradicted by it;
+an item's grounding rate is its share of supported entries (access.item_knowledge)."""
 import sys
 from itertools import zip_longest
 from pathlib import Path
@@ -17,7 +21,7 @@ from reaseq_core.status import knowledge_build_command, knowledge_command  # noq
 
 dataset = ui.page("Single- vs multi-agent knowledge", "⚖️")
 with ui.needs_artifacts():
-    kn = access.read(dataset, cat.ITEM_KNOWLEDGE)
+    kn = access.item_knowledge(dataset)     # entries re-classified with today's grounding rules
 lookup = access.item_lookup(dataset)
 
 
@@ -36,13 +40,20 @@ st.caption(f"{len(paired_ids):,} items have both setups (compared below); "
            f"{kn['item_id'].nunique():,} have at least one.")
 
 base = paired if len(paired) else kn
-summary = (base.assign(ok=base["status"].eq("ok"))
+summary = (base.assign(ok=base["status"].eq("ok"), entries=base["supported"] + base["beyond"] + base["contradicted"])
            .groupby("setup").agg(items=("item_id", "nunique"), ok_share=("ok", "mean"),
                                  grounding_rate=("grounding_rate", "mean"),
-                                 user_entries=("n_user", "mean"), product_entries=("n_product", "mean"))
+                                 user_entries=("n_user", "mean"), product_entries=("n_product", "mean"),
+                                 entries=("entries", "sum"), supported=("supported", "sum"),
+                                 contradicted=("contradicted", "sum"))
            .reset_index())
+summary["contradicted_share"] = (summary["contradicted"] / summary["entries"].where(summary["entries"] > 0)).fillna(0.0)
+summary = summary.drop(columns=["entries", "supported", "contradicted"])
 st.dataframe(summary.style.format({"ok_share": "{:.1%}", "grounding_rate": "{:.1%}", "user_entries": "{:.2f}",
-                                   "product_entries": "{:.2f}"}), hide_index=True)
+                                   "product_entries": "{:.2f}", "contradicted_share": "{:.1%}"}), hide_index=True)
+st.caption("grounding rate: mean over ok items of the share of entries the item's data supports (the values of "
+           "the fields an entry cites bear its claim out); contradicted share: entries a field states otherwise "
+           "(gender, size, price, concentration). Stored entries are re-classified with today's rules.")
 per_cat = (base.groupby(["category", "setup"]).agg(grounding_rate=("grounding_rate", "mean"),
                                                    entries=("n_user", "mean")).reset_index())
 per_cat["entries"] = base.groupby(["category", "setup"]).apply(
@@ -91,7 +102,15 @@ def cell(e: dict | None) -> str:
     txt = e.get("analysis") or ""
     if e.get("keywords"):
         txt += " [" + ", ".join(e["keywords"]) + "]"
-    return ("⚠ ungrounded: " if e.get("grounded") is False else "") + txt
+    mark = {"beyond": "⚠ beyond the data: ", "contradicted": "✗ contradicted: "}.get(e.get("grounding"), "")
+    return mark + txt
+
+
+def rate(r: dict) -> str:
+    g = r["grounding_rate"]
+    if g != g:                      # NaN: a failed row has no entries
+        return "no entries"
+    return f"grounding {g:.0%} ({r['supported']} supported, {r['beyond']} beyond, {r['contradicted']} contradicted)"
 
 
 def name(e: dict | None) -> str:
@@ -101,7 +120,7 @@ def name(e: dict | None) -> str:
 single, multi = st.columns(2)
 with single:
     r = rows["single_agent"]
-    st.markdown(f"##### Single agent · grounding {r['grounding_rate']:.0%} · status {r['status']}")
+    st.markdown(f"##### Single agent · {rate(r)} · status {r['status']}")
     u, p = (access.parse_entries(r[c], f"item_knowledge, item {iid} (single_agent), {c}")
             for c in ("user_demand", "product_attribute"))
     by_dim: dict[str, dict] = {}
@@ -114,13 +133,14 @@ with single:
                  hide_index=True, width="stretch")
 with multi:
     r = rows["multi_agent"]
-    st.markdown(f"##### Multi-agent (MAKR) · grounding {r['grounding_rate']:.0%} · status {r['status']}")
+    st.markdown(f"##### Multi-agent (MAKR) · {rate(r)} · status {r['status']}")
     u, p = (access.parse_entries(r[c], f"item_knowledge, item {iid} (multi_agent), {c}")
             for c in ("user_demand", "product_attribute"))
     st.dataframe(pd.DataFrame([{"product-side dimension": name(a), "reasoning knowledge": cell(a),
                                 "user-side dimension": name(b), "reasoning knowledge ": cell(b)}
                                for a, b in zip_longest(p, u)]), hide_index=True, width="stretch")
-st.caption("⚠ marks entries whose evidence the grounding check could not find in the item's own fields.")
+st.caption("⚠ marks entries beyond the item's data (the cited fields' values do not bear the claim out: world "
+           "knowledge, or evidence that points at nothing); ✗ marks entries a field of the item contradicts.")
 
 # the case: this item's two knowledge setups side by side
 review_ui.verdict_box(dataset, "single_vs_multi", iid, review.knowledge_provenance(kn, iid))

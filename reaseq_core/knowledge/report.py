@@ -1,13 +1,16 @@
 """The grounding tables.
 
 `grounding_table`: for each agent setup, the share of entries the item's data supports (the check the paper
-claims in 2.1.1 but does not measure), on all items and on the items both setups answered, plus two
-descriptive figures of the knowledge itself: keywords per item and the share of keywords found in the item's
-metadata (the rest is inferred knowledge, which Prompt 4 allows).
+claims in 2.1.1 but does not measure; `grounded_share`, with `contradicted_share` beside it), on all items and on
+the items both setups answered, plus two descriptive figures of the knowledge itself: keywords per item and the
+share of keywords found in the item's metadata (the rest is inferred knowledge, which Prompt 4 allows).
 
 `grounding_classes_table`: per setup and primary category, the shares of supported / beyond / contradicted
 entries (grounding.py) and of analyses that stop mid-sentence (schemas.unfinished_text). Both re-classify the
-stored entries with today's rules, so knowledge stored before the rules is judged the same way."""
+stored entries with today's rules, so knowledge stored before the rules is judged the same way.
+
+`regrounded`: the stored rows themselves with that one meaning (each entry's class, `grounded` = supported, the
+row's `grounding_rate` = its supported share), for readers that show rows (the workbench, the notebooks)."""
 from __future__ import annotations
 
 import json
@@ -61,7 +64,8 @@ def grounding_table(knowledge: pd.DataFrame, ds) -> ResultTable:
         rows.append(setup_row(sub, ds.items, setup, "paired (both setups ok)"))
     cols = list(rows[0])
     return ResultTable(
-        name="grounding_table", title="Grounding of cited evidence per agent setup (beyond the paper)",
+        name="grounding_table", title="Grounding per agent setup: share of knowledge entries the item's data supports "
+              "(beyond the paper)",
         dataset=ds.name, dataset_hash=ds.content_hash, split="none (item metadata only)",
         protocol="An entry is grounded (supported) when no field contradicts it and the values of the fields it cites "
                  "bear out at least half of its claim terms (a bare field name is no evidence; typed gender / size / "
@@ -101,6 +105,48 @@ def classified_entries(knowledge: pd.DataFrame, items: pd.DataFrame) -> pd.DataF
                 unfinished.append("; ".join(unfinished_fields(e)))
     cls["unfinished"] = unfinished
     return cls
+
+
+def regrounded(knowledge: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """The item_knowledge rows with one meaning of grounding whatever their age: every entry of an ok row is
+    re-classified against its item's fields (grounding.ground_entry: `grounding`, `grounded` = supported,
+    `grounding_note`), `grounding_rate` is the row's share of supported entries, and the columns `supported`,
+    `beyond`, `contradicted` count its entries per class (failed rows: no entries, rate NaN, counts 0). Rows
+    stored before the classes carry a `grounded` flag of the older evidence-resolution check; readers that show
+    grounding read them through here. An item missing from `items` is an error naming the row."""
+    by_id = items.set_index("item_id", drop=False)
+    out = knowledge.copy()
+    texts = {p: list(out[p]) for p in ("user_demand", "product_attribute")}
+    rates, counts = [], {c: [] for c in gr.CLASSES}
+    for n, r in enumerate(out.to_dict("records")):
+        if r.get("status") != "ok":
+            rates.append(float("nan"))
+            for c in gr.CLASSES:
+                counts[c].append(0)
+            continue
+        iid = r["item_id"]
+        if iid not in by_id.index:
+            raise KeyError(f"item_knowledge row {n + 1} (item {iid!r}, {r.get('setup')}): item not in the items table")
+        knowledge_row = {}
+        for p in ("user_demand", "product_attribute"):
+            try:
+                knowledge_row[p] = _entries_of(r, p)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"item_knowledge row {n + 1} (item {iid!r}, {r.get('setup')}): field {p!r} is "
+                                 f"not JSON: {e}") from e
+        fresh, rate = gr.ground_knowledge(knowledge_row, gr.fields_of(by_id.loc[iid].to_dict()))
+        classes = [e["grounding"] for p in fresh for e in fresh[p]]
+        for p in fresh:
+            texts[p][n] = json.dumps(fresh[p], ensure_ascii=False)
+        rates.append(rate if classes else float("nan"))
+        for c in gr.CLASSES:
+            counts[c].append(sum(x == c for x in classes))
+    for p, col in texts.items():
+        out[p] = col
+    out["grounding_rate"] = rates
+    for c in gr.CLASSES:
+        out[c] = counts[c]
+    return out
 
 
 def _entries_of(row: dict, persp: str) -> list[dict]:

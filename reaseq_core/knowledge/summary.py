@@ -1,6 +1,16 @@
 """The knowledge summary (catalogue entry `knowledge_summary`): per primary category and setup, how many items
-have knowledge, which failed and why, the grounding rate, and the measured generation speed (from the latency the calls recorded when they
-were made, so a replay from the cache reports the speed of the original generation, not of the replay)."""
+have knowledge, which failed and why, the grounding classes, and the measured generation speed (from the latency
+the calls recorded when they were made, so a replay from the cache reports the speed of the original generation,
+not of the replay).
+
+Grounding has one meaning (grounding.py): an entry is supported, beyond the data or contradicted; `grounded_entries`
+counts the supported ones and `grounding_rate` is their share. Given the items table, every stored entry is
+re-classified with today's rules (rows stored before them carry a `grounded` flag of the older check, which only
+asked whether the cited evidence resolved). Without it, the class each entry was stored with is used, and entries
+stored before the classes are counted as `unclassified_entries`, outside the rate.
+
+    python -m reaseq_core.knowledge.summary --dataset beauty     # rewrite the summary from the stored rows (no LLM)
+"""
 from __future__ import annotations
 
 import json
@@ -8,6 +18,9 @@ import os
 from collections import Counter
 
 import pandas as pd
+
+from .. import catalogue
+from . import grounding as gr
 
 
 def _entries(row) -> list[dict]:
@@ -19,31 +32,46 @@ def _entries(row) -> list[dict]:
     return out
 
 
-def setup_figures(df: pd.DataFrame) -> dict:
+def entry_classes(ok: pd.DataFrame, items: pd.DataFrame | None = None) -> list[str | None]:
+    """The grounding class of every entry of the ok rows: re-classified against `items` when given, else the
+    class stored with the entry (None for an entry stored before the classes)."""
+    if items is not None:
+        return gr.classify_rows(ok, items)["grounding"].tolist()
+    return [e.get("grounding") if e.get("grounding") in gr.CLASSES else None
+            for _, r in ok.iterrows() for e in _entries(r)]
+
+
+def setup_figures(df: pd.DataFrame, items: pd.DataFrame | None = None) -> dict:
     ok = df[df["status"] == "ok"]
     failed = df[df["status"] != "ok"]
-    entries = [e for _, r in ok.iterrows() for e in _entries(r)]
-    grounded = sum(bool(e.get("grounded")) for e in entries)
+    classes = entry_classes(ok, items)
+    counts = Counter(classes)
+    classified = len(classes) - counts[None]
     timed = df[pd.to_numeric(df["latency_s"], errors="coerce").fillna(0) > 0]
     secs = float(timed["latency_s"].sum()) if len(timed) else 0.0
     toks = float(pd.to_numeric(timed["completion_tokens"], errors="coerce").fillna(0).sum()) if len(timed) else 0.0
     reasons = Counter(str(r)[:160] for r in failed["failure_reason"])
     return {"items_ok": int(len(ok)), "items_failed": int(len(failed)),
             "failure_reasons": dict(reasons.most_common(10)),
-            "entries": len(entries), "grounded_entries": int(grounded),
-            "grounding_rate": round(grounded / len(entries), 4) if entries else None,
+            "entries": len(classes), "grounded_entries": int(counts[gr.SUPPORTED]),
+            "beyond_entries": int(counts[gr.BEYOND]), "contradicted_entries": int(counts[gr.CONTRADICTED]),
+            "unclassified_entries": int(counts[None]),
+            "grounding_rate": round(counts[gr.SUPPORTED] / classified, 4) if classified else None,
             "items_per_hour": round(3600 * len(timed) / secs, 1) if secs else None,
             "generated_tokens_per_s": round(toks / secs, 2) if secs else None,
             "mean_attempts": round(float(pd.to_numeric(df["attempts"], errors="coerce").mean()), 3) if len(df) else None}
 
 
-def knowledge_summary(df: pd.DataFrame, calls_path: str | os.PathLike | None = None, items_total: dict | None = None) -> dict:
+def knowledge_summary(df: pd.DataFrame, calls_path: str | os.PathLike | None = None, items_total: dict | None = None,
+                      items: pd.DataFrame | None = None) -> dict:
+    """The summary of the item_knowledge rows `df`; `items` (the items table) re-classifies every entry's grounding
+    with today's rules (see the module docstring)."""
     out: dict = {"categories": {}, "setups": {}}
     for setup, g in df.groupby("setup"):
-        out["setups"][setup] = setup_figures(g)
+        out["setups"][setup] = setup_figures(g, items)
     for (cat, setup), g in df.groupby(["primary_category", "setup"]):
         c = out["categories"].setdefault(cat, {})
-        c[setup] = setup_figures(g)
+        c[setup] = setup_figures(g, items)
         if items_total and cat in items_total:
             c[setup]["items_total"] = int(items_total[cat])
     from ..llm.cache import read_call_log
@@ -52,3 +80,39 @@ def knowledge_summary(df: pd.DataFrame, calls_path: str | os.PathLike | None = N
     out["call_log"] = {"calls": len(recs), "by_status": dict(Counter(r.get("status") for r in recs)),
                        "by_agent": dict(Counter(r.get("agent") for r in recs))}
     return out
+
+
+def rewrite_summary(store, dataset: str) -> dict:
+    """Recompute the stored summary from the stored item_knowledge rows, the items table and the call log (no LLM
+    call), re-classifying every entry; the provenance keeps the templates, model and build config of the rows."""
+    from ..data import ensure_dataset
+    ds = ensure_dataset(dataset, store)
+    df = store.read(dataset, catalogue.ITEM_KNOWLEDGE)
+    totals = ds.items["primary_category"].value_counts().to_dict()
+    calls = store.path(dataset, catalogue.LLM_CALLS)
+    summary = knowledge_summary(df, calls if calls.exists() else None, totals, items=ds.items)
+    built = store.provenance(dataset, catalogue.ITEM_KNOWLEDGE)
+    prov = {k: built[k] for k in ("templates", "model", "config") if k in built}
+    prov["items_file_created"] = built.get("created")
+    prov["recomputed"] = "from the stored rows with today's grounding rules (python -m reaseq_core.knowledge.summary)"
+    store.write(dataset, catalogue.KNOWLEDGE_SUMMARY, summary, prov)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from ..store import ArtifactStore
+    ap = argparse.ArgumentParser(description="Rewrite the knowledge summary from the stored rows (no LLM call).")
+    ap.add_argument("--dataset", default="beauty")
+    args = ap.parse_args(argv)
+    store = ArtifactStore()
+    s = rewrite_summary(store, args.dataset)
+    for setup, f in s["setups"].items():
+        print(f"{setup}: {f['items_ok']} ok, {f['entries']} entries: supported {f['grounded_entries']}, beyond "
+              f"{f['beyond_entries']}, contradicted {f['contradicted_entries']}; grounding rate {f['grounding_rate']}")
+    print(f"-> {store.path(args.dataset, catalogue.KNOWLEDGE_SUMMARY)}")
+
+
+if __name__ == "__main__":
+    main()

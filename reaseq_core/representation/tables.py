@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .. import catalogue as cat
+from ..knowledge.grounding import CONTRADICTED, fields_of, ground_knowledge
 from ..results import ResultTable, write_table
 from ..store import ArtifactStore
 from . import report
@@ -248,32 +249,35 @@ def figure7_examples(dataset, knowledge: pd.DataFrame, where: str, item_subset: 
     by_setup = {s: f[f["status"] == "ok"] for s, f in latest.items()}
     ids = sorted(i for i in pairs if i in by_setup["multi_agent"].index and i in by_setup["single_agent"].index)
 
-    def side(row, line: int) -> dict:
+    def side(row, line: int, fields: dict) -> dict:
         out = {}
+        raw = {p: parse_entries(row[p], where, line, p) for p in ("user_demand", "product_attribute")}
+        # grounding in today's meaning whatever the row's age: supported / beyond / contradicted, re-classified
+        # against the item's fields; `grounded` = supported, the rate = the share of supported entries
+        fresh, rate = ground_knowledge(raw, fields)
         entries_all = []
         for p in ("user_demand", "product_attribute"):
-            entries = parse_entries(row[p], where, line, p)
+            entries = fresh[p]
             entries_all += entries
             out[p] = [{"dimension": e["dimension"], "keywords": e.get("keywords", []),
                        "analysis": e.get("analysis", ""), "evidence": e.get("evidence", []),
-                       "grounded": e.get("grounded"), "grounding_note": e.get("grounding_note", "")}
-                      for e in entries]
+                       "grounding": e["grounding"], "grounded": e["grounded"],
+                       "grounding_note": e.get("grounding_note", "")} for e in entries]
             out[f"entries_{p}"] = len(entries)
-        flags = [e.get("grounded") for e in entries_all if isinstance(e.get("grounded"), bool)]
-        rate = row.get("grounding_rate")
         out["keywords"] = sum(len(e.get("keywords", [])) for e in entries_all)
-        out["grounding_rate"] = float(rate) if rate is not None and rate == rate else \
-            (float(np.mean(flags)) if flags else None)
-        out["ungrounded_entries"] = int(sum(1 for f in flags if f is False))
+        out["grounding_rate"] = float(rate) if entries_all else None
+        out["ungrounded_entries"] = int(sum(1 for e in entries_all if not e["grounded"]))
+        out["contradicted_entries"] = int(sum(1 for e in entries_all if e["grounding"] == CONTRADICTED))
         return out
 
     examples = []
     for i in ids:
         it = items.loc[i]
         ex = {"item_id": i, "title": it["title"], "brand": it["brand"], "category_path": list(it["category_path"])}
+        fields = fields_of(it.to_dict() | {"item_id": i})
         for s, frame in by_setup.items():
             row = frame.loc[i]
-            ex[s] = side(row, int(row["_row"]))
+            ex[s] = side(row, int(row["_row"]), fields)
         examples.append(ex)
 
     def mean(setup, key):
@@ -283,7 +287,8 @@ def figure7_examples(dataset, knowledge: pd.DataFrame, where: str, item_subset: 
     summary = {s: {"entries_user_demand": mean(s, "entries_user_demand"),
                    "entries_product_attribute": mean(s, "entries_product_attribute"),
                    "keywords": mean(s, "keywords"), "grounding_rate": mean(s, "grounding_rate"),
-                   "ungrounded_entries": mean(s, "ungrounded_entries")} for s in by_setup}
+                   "ungrounded_entries": mean(s, "ungrounded_entries"),
+                   "contradicted_entries": mean(s, "contradicted_entries")} for s in by_setup}
     return {"dataset": dataset.name, "dataset_hash": dataset.card["content_hash"], "items": len(examples),
             "items_with_both_setups_attempted": len(pairs),
             "items_with_a_failed_setup": len(pairs) - len(examples), "summary_means": summary,
