@@ -21,7 +21,6 @@ import pandas as pd
 from ..results import ResultTable
 from . import grounding as gr
 from .grounding import words
-from .inputs import item_fields
 from .schemas import unfinished_fields
 
 
@@ -37,7 +36,7 @@ def setup_row(df: pd.DataFrame, items: pd.DataFrame, setup: str, subset: str) ->
     per_item = cls.assign(s=cls["grounding"] == gr.SUPPORTED).groupby("item_id")["s"].mean()
     kw_in, kw_all, per_item_kw = 0, 0, []
     for iid, g in ok.groupby("item_id"):
-        meta = set(words(" ".join(str(v) for v in item_fields(by_id.loc[iid].to_dict() | {"item_id": iid}).values())))
+        meta = set(words(" ".join(str(v) for v in gr.fields_of(by_id.loc[iid].to_dict() | {"item_id": iid}).values())))
         kws = [k for _, r in g.iterrows() for e in _entries(r) for k in e["keywords"]]
         per_item_kw.append(len({k.lower() for k in kws}))
         for k in kws:
