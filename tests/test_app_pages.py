@@ -216,6 +216,11 @@ def test_behaviour_gaps_timeline_for_a_user(fixture_env):
     assert len(at.get("plotly_chart")) == 1
 
 
+def store_fills(env):
+    store, _ = env
+    return store.read(DATASET, cat.FILLS)
+
+
 def test_gbr_fills_browse_by_user_and_recompute_neighbours(fixture_env):
     at = run_page("GBR_fills", None)
     no_exception(at)
@@ -224,6 +229,12 @@ def test_gbr_fills_browse_by_user_and_recompute_neighbours(fixture_env):
     assert "Context of the fill" in texts(at)
     ctx, nn = frame(at.dataframe[0].value), at.dataframe[1].value
     assert (ctx["item"] == "[FILL]").sum() == 1
+    # the highlighted row is the fill's own position in the augmented sequence
+    fill_id = at.selectbox(key="fill").value
+    fills = store_fills(fixture_env)
+    position = int(fills.set_index("fill_id").at[fill_id, "position"])
+    assert ctx.loc[ctx["item"] == "[FILL]", "pos"].tolist() == [position]
+    assert ctx["pos"].tolist() == list(range(len(ctx)))
     assert len(nn) == 10 and nn["similarity"].is_monotonic_decreasing
     at.button(key="recompute").click().run()
     no_exception(at)

@@ -69,13 +69,20 @@ f = pick.set_index("fill_id").loc[fill_id]
 left, right = st.columns([1, 1])
 with left:
     st.markdown(f"##### Context of the fill (user {f['user_id']})")
-    ctx = list(f["context_items"])
-    rows = []
-    for pos, i in enumerate(ctx):
-        if i is None or (isinstance(i, float) and np.isnan(i)):
-            rows.append({"pos": pos, "item": "[FILL]", "title": "◆ inferred [FILL] token", "category": ""})
+    # the augmented sequence as the model saw it: real items in order, every [FILL] of this user (this
+    # variant) at its own position, so the row index is the fill's position
+    items = [i for i in f["context_items"] if not (i is None or (isinstance(i, float) and np.isnan(i)))]
+    user_fills = fv[fv["user_id"] == f["user_id"]].set_index("position")["fill_id"].to_dict()
+    rows, it = [], iter(items)
+    for pos in range(len(items) + len(user_fills)):
+        if pos in user_fills:
+            this = user_fills[pos] == fill_id
+            rows.append({"pos": pos, "item": "[FILL]" if this else "[FILL] (other)",
+                         "title": "◆ this inferred [FILL] token" if this else "◇ another fill of this user",
+                         "category": ""})
         else:
-            rows.append({"pos": pos, "item": i, "title": title(i), "category": category_of(i)})
+            i = next(it, None)
+            rows.append({"pos": pos, "item": i, "title": title(i) if i else "", "category": category_of(i) if i else ""})
     ctx_df = pd.DataFrame(rows)
     st.dataframe(ctx_df.style.apply(lambda r: ["background-color: #ffe9a8" if r["item"] == "[FILL]" else ""
                                                for _ in r], axis=1), hide_index=True, width="stretch", height=380)
@@ -98,11 +105,22 @@ with right:
                 raise ArtifactShapeError(f"{access.store().path(dataset, cat.FILL_VECTORS)}: fill {fill_id} of "
                                          "the fills table has no vector")
             q = z["vectors"][fill_ids.index(str(fill_id))]
-            mine = exact_cosine_neighbours(q[None, :], pool.item_ids, pool.vectors, k=len(nn) or 10)[0]
-            # same items with the same similarities (the order of exact ties may differ between batchings)
-            same = ({i for i, _ in mine} == {n["item_id"] for n in nn} and
-                    np.allclose([s for _, s in mine], [float(n["similarity"]) for n in nn], atol=1e-5))
-            st.success(f"Recomputed in the {space} space: the stored list {'matches' if same else 'differs'}.")
+            mine = exact_cosine_neighbours(q.astype(np.float32)[None, :], pool.item_ids, pool.vectors,
+                                           k=len(nn) or 10)[0]
+            # the committed vectors are float16 (half the file), the stored list was computed from float32:
+            # similarities agree to float16 precision, and the order of near-ties may differ
+            atol = 2e-3 if z["vectors"].dtype == np.float16 else 1e-5
+            sims_stored = {n["item_id"]: float(n["similarity"]) for n in nn}
+            sims_mine = dict(mine)
+            shared = sims_stored.keys() & sims_mine.keys()
+            worst = max((abs(sims_stored[i] - sims_mine[i]) for i in shared), default=0.0)
+            edge = min(sims_stored.values(), default=0.0)
+            # an item may swap in or out only where it ties with the last stored similarity
+            swaps_ok = all(abs(sims_mine[i] - edge) <= atol for i in sims_mine.keys() - shared)
+            same = worst <= atol and swaps_ok
+            st.success(f"Recomputed in the {space} space from {z['vectors'].dtype} vectors: the stored list "
+                       f"{'matches' if same else 'differs'} (largest similarity difference {worst:.1e}, "
+                       f"tolerance {atol:.0e}; {len(shared)} of {len(nn)} items shared).")
             if not same:
                 st.dataframe(pd.DataFrame(mine, columns=["item", "similarity"]), hide_index=True)
 

@@ -105,3 +105,16 @@ def build_corpus(seq: pd.DataFrame, gaps: pd.DataFrame, item_index: dict, infere
         kinds[i, :len(kd)] = kd
         fill_gap[i, :len(fg)] = fg
     return Corpus(np.asarray(users), tokens, kinds, fill_gap)
+
+
+def strip_fills(corpus: Corpus) -> Corpus:
+    """The same sequences without their [FILL] tokens (the masked-item-model reference of Table 5, which
+    never sees a fill); observed items keep their order and kinds."""
+    S = int(((corpus.kinds != PAD) & (corpus.kinds != FILL)).sum(1).max()) if len(corpus) else 0
+    tokens = np.zeros((len(corpus), S), dtype=corpus.tokens.dtype)
+    kinds = np.zeros((len(corpus), S), dtype=corpus.kinds.dtype)
+    for i in range(len(corpus)):
+        keep = (corpus.kinds[i] != PAD) & (corpus.kinds[i] != FILL)
+        n = int(keep.sum())
+        tokens[i, :n], kinds[i, :n] = corpus.tokens[i][keep], corpus.kinds[i][keep]
+    return Corpus(corpus.users.copy(), tokens, kinds, np.full((len(corpus), S), -1, dtype=np.int32))
