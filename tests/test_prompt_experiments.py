@@ -223,3 +223,22 @@ def test_cli_parses_the_new_commands():
     assert a.n == ex.DEFAULT_N and a.generic_share == ex.GENERIC_SHARE and a.against == "build"
     a = p.parse_args(["knowledge", "promote", "--dataset", "beauty", "--agent", "single_agent", "--version", "abc"])
     assert a.version == "abc"
+
+
+def test_an_interrupted_experiment_keeps_what_finished(store):
+    """Ctrl-C (or SIGTERM, which the CLI turns into it) during an item: the items before it are returned and
+    the result says where it was interrupted."""
+    ids = ex.stratified_sample(ex.sample_pool(store, DATASET, "single_agent"), 3, seed=0)
+    versions = [ex.Version("saved", load_template("single_agent")),
+                ex.Version("edited", edited_template("single_agent"))]
+
+    class Interrupting(FakeBackendForTests):
+        def complete(self, messages, **kw):
+            if len(self.calls) == 4:
+                raise KeyboardInterrupt
+            return super().complete(messages, **kw)
+
+    res = ex.run_experiment(store, DATASET, "single_agent", versions, ids, Interrupting(fake_reply))
+    assert len(res["rows"]) == 4 and res["config"]["stopped"] and res["config"]["pairs_done"] == 4
+    assert res["config"]["interrupted"].startswith(f"interrupted during edited on item {ids[1]}")
+    assert res["summary"]["saved"]["items"] == 3 and res["summary"]["edited"]["items"] == 1

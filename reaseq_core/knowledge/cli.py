@@ -136,12 +136,23 @@ def _experiment(args) -> int:
         elif e["event"] == "cached":
             print(f"[{e['k']}/{e['total']}] {e['version']} {e['item_id']}: cached answer ({e['status']})", flush=True)
 
+    deadline = t0 + 60 * args.max_minutes if args.max_minutes else None
+    import signal
+
+    def _term(signum, frame):          # `timeout` / kill: stop like Ctrl-C, so what finished is saved
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _term)
     res = ex.run_experiment(store, args.dataset, args.agent, versions, ids, backend, max_attempts=args.max_attempts,
                             generic_share=args.generic_share, reference=args.reference, on_call=on_call,
+                            should_stop=(lambda: time.perf_counter() > deadline) if deadline else None,
                             sample={"n": args.n, "seed": args.seed, "stratified_by": "sub_category"}
                             if not args.items else {"items": "given"})
     rid = ex.save_experiment(store, args.dataset, res)
-    print(ex.summary_table(res).to_string())
+    if res["config"]["interrupted"]:
+        print(res["config"]["interrupted"])
+    elif res["config"]["stopped"]:
+        print(f"stopped at the time limit after {res['config']['pairs_done']} of {res['config']['pairs_total']} item runs")
+    print(ex.summary_table(res, formatted=True).to_string())
     print(f"generic rule: {res['config']['generic_rule']}")
     print(f"saved: {store.path(args.dataset, cat.PROMPT_EXPERIMENT, agent=args.agent, run_id=rid)}")
     return 0
@@ -228,6 +239,8 @@ def register(sub) -> None:
     e.add_argument("--model", default=None)
     e.add_argument("--api-key", default=None)
     e.add_argument("--n-threads", type=int, default=None)
+    e.add_argument("--max-minutes", type=float, default=None,
+                   help="start no item after this many minutes (the item in flight finishes); what finished is saved")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_experiment)
     pr = s.add_parser("promote", help="make a saved template version the one the build uses (the old one is kept)")

@@ -349,28 +349,34 @@ def run_experiment(store: ArtifactStore, dataset: str, agent: str, versions: lis
     cache = TemplateCallCache(cache_path or store.path(dataset, cat.LLM_CALLS), observer=tracer)
     rows: list[dict] = []
     total, k, stopped, started = len(versions) * len(item_ids), 0, False, time.perf_counter()
-    for v in versions:
-        cache.template_hashes[agent] = v.sha256
-        ctx = agents.AgentContext(backend, cache, max_attempts=max_attempts, single_agent_attempts=max_attempts,
-                                  templates={agent: v.text})
-        for iid in item_ids:
-            if should_stop and should_stop():
-                stopped = True
+    interrupted = None
+    try:
+        for v in versions:
+            cache.template_hashes[agent] = v.sha256
+            ctx = agents.AgentContext(backend, cache, max_attempts=max_attempts, single_agent_attempts=max_attempts,
+                                      templates={agent: v.text})
+            for iid in item_ids:
+                if should_stop and should_stop():
+                    stopped = True
+                    break
+                k += 1
+                item, category, sub, dims = setups[iid]
+                tracer.context = {"version": v.label, "item_id": iid, "k": k, "total": total}
+                tracer.records = []
+                if agent == "item_knowledge":
+                    r = agents.item_knowledge_agent(ctx, item, f"{category} > {sub}", dims[0], dims[1], fnames)
+                else:
+                    r = agents.single_agent(ctx, item, fnames)
+                row = _row(v, iid, sub, r, tracer.records)
+                rows.append(row)
+                if on_item:
+                    on_item({**row, "k": k, "total": total})
+            if stopped:
                 break
-            k += 1
-            item, category, sub, dims = setups[iid]
-            tracer.context = {"version": v.label, "item_id": iid, "k": k, "total": total}
-            tracer.records = []
-            if agent == "item_knowledge":
-                r = agents.item_knowledge_agent(ctx, item, f"{category} > {sub}", dims[0], dims[1], fnames)
-            else:
-                r = agents.single_agent(ctx, item, fnames)
-            row = _row(v, iid, sub, r, tracer.records)
-            rows.append(row)
-            if on_item:
-                on_item({**row, "k": k, "total": total})
-        if stopped:
-            break
+    except KeyboardInterrupt:   # Ctrl-C / SIGTERM (the CLI turns it into this): keep what finished
+        stopped, k = True, len(rows)
+        interrupted = (f"interrupted during {tracer.context.get('version')} on item {tracer.context.get('item_id')}; "
+                       "calls answered before the interrupt are in the call log")
     ref = stored_reference(store, dataset, agent) if reference == "stored" else None
     summary = {v.label: summarise([r for r in rows if r["version"] == v.label], generic_share, ref) for v in versions}
     for v in versions:   # per-item generic keywords, for the drill-down
@@ -384,7 +390,7 @@ def run_experiment(store: ArtifactStore, dataset: str, agent: str, versions: lis
             "config": {"dataset": dataset, "n": len(item_ids), "sample": sample or {}, "max_attempts": max_attempts,
                        "generic_share": generic_share, "reference": reference, "generic_rule": generic_rule(generic_share),
                        "backend": backend.name, "model": backend.model, "model_hash": getattr(backend, "model_hash", None),
-                       "call_log": str(cache.path), "stopped": stopped, "pairs_done": k,
+                       "call_log": str(cache.path), "stopped": stopped, "interrupted": interrupted, "pairs_done": k,
                        "pairs_total": total, "wall_s": round(time.perf_counter() - started, 2)}}
 
 
