@@ -41,7 +41,7 @@ class SASRecConfig:
     max_epochs: int = 200
     eval_every: int = 2
     patience: int = 4            # evaluations without a better validation NDCG@10 before stopping
-    time_budget_s: float = 480.0  # wall-clock cap on training (CPU)
+    time_budget_s: float = 1500.0  # wall-clock cap on training (CPU); the tuned reference needs ~1,000 s
     seed: int = 0
     threads: int = 1
 
