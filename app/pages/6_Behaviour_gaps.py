@@ -80,22 +80,27 @@ def declutter(fig, width_px: int = 1300, char_px: float = 6.5):
 
 
 variants = sorted(loc["variant"].unique())
-c1, c2 = st.columns([1, 3])
+c1 = st.columns([1, 3])[0]
 variant = c1.radio("Location scheme", variants, horizontal=True, key="variant",
                    help="TD: temporal discontinuity; CD: category discontinuity; TDUCD: their union")
 if access.exists(dataset, cat.LOCATION_SUMMARY):
     with ui.needs_artifacts():
         summ = access.read(dataset, cat.LOCATION_SUMMARY)
-    with c2.expander("Location summary: candidates per stage and the [FILL] ratio, per scheme", expanded=True):
+    with st.expander("Location summary: candidates per stage and the [FILL] ratio, per scheme", expanded=True):
         table = summary_table(summ)
         st.dataframe(table.style.apply(lambda r: ["font-weight: bold" if r["scheme"] == variant else ""] * len(r),
                                        axis=1), hide_index=True, width="stretch", key="location_summary")
         users_info, conf = summ.get("users", {}), summ.get("config", {})
-        st.caption(f"{summ.get('gaps', 0):,} gaps between consecutive items of "
-                   f"{users_info.get('users', 0):,} users ({users_info.get('rule', '')}). Rule: a gap is temporal "
-                   f"(TD) above {conf.get('tau_time_days')} days, categorical (CD) when the primary category "
-                   f"changes; the model filter keeps a candidate when SASRec ranks the next item worse than "
-                   f"{conf.get('rank_threshold')} (the model did not see it coming). [FILL] ratio: {summ.get('fill_ratio_definition', 'n/a')}.")
+        parts = [f"{summ['gaps']:,} gaps between consecutive items" if summ.get("gaps") is not None else None,
+                 f"{users_info['users']:,} users" if users_info.get("users") else None,
+                 users_info.get("rule"),
+                 f"a gap is temporal (TD) above {conf['tau_time_days']} days, categorical (CD) when the primary "
+                 "category changes" if conf.get("tau_time_days") is not None else None,
+                 f"the model filter keeps a candidate when SASRec ranks the next item worse than "
+                 f"{conf['rank_threshold']} (the model did not see it coming)"
+                 if conf.get("rank_threshold") is not None else None,
+                 f"[FILL] ratio: {summ['fill_ratio_definition']}" if summ.get("fill_ratio_definition") else None]
+        st.caption(" · ".join(p for p in parts if p))
 
 stamp = access.store().require(dataset, cat.LOCATION).stat().st_mtime_ns
 users = per_user(str(access.store().root), dataset, stamp, variant)
