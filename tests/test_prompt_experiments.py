@@ -242,3 +242,29 @@ def test_an_interrupted_experiment_keeps_what_finished(store):
     assert len(res["rows"]) == 4 and res["config"]["stopped"] and res["config"]["pairs_done"] == 4
     assert res["config"]["interrupted"].startswith(f"interrupted during edited on item {ids[1]}")
     assert res["summary"]["saved"]["items"] == 3 and res["summary"]["edited"]["items"] == 1
+
+
+def test_cli_promote_rebuild_and_calls(store, tmp_path, capsys):
+    """`reaseq knowledge promote` from a template file, then `build --rebuild-template` names the stale items
+    (no backend is made when there is nothing to rebuild), and `calls` prints each line's template hash."""
+    from reaseq_core.cli import main
+    home = str(store.root)
+    assert main(["--home", home, "knowledge", "build", "--dataset", DATASET, "--rebuild-template", "item_knowledge"]) == 0
+    assert "0 item(s) whose knowledge came from another template version" in capsys.readouterr().out
+    f = tmp_path / "specific.txt"
+    f.write_text(edited_template(), encoding="utf-8")
+    assert main(["--home", home, "knowledge", "promote", "--dataset", DATASET, "--agent", "item_knowledge",
+                 "--version", str(f), "--who", "cli user"]) == 0
+    out = capsys.readouterr().out
+    n_multi = int((store.read(DATASET, cat.ITEM_KNOWLEDGE)["setup"] == "multi_agent").sum())
+    assert '"who": "cli user"' in out and f"{n_multi} item(s) have knowledge from another version" in out
+    assert "--rebuild-template item_knowledge" in out
+    assert promotion.build_template(store, DATASET, "item_knowledge") == edited_template()
+    assert main(["--home", home, "knowledge", "promote", "--dataset", DATASET, "--agent", "item_knowledge",
+                 "--version", "0123456789ab"]) == 2
+    assert "no saved version 0123456789ab" in capsys.readouterr().err
+    from reaseq_core.data import load_dataset
+    build_knowledge(load_dataset(DATASET, store), store, FakeBackendForTests(fake_reply),
+                    BuildConfig(categories=["Fragrance"], limit=1, rebuild_template="item_knowledge"), progress=False)
+    assert main(["--home", home, "knowledge", "calls", "--dataset", DATASET, "--tail", "1"]) == 0
+    assert f"item_knowledge template={template_hash(edited_template())[:12]} " in capsys.readouterr().out
