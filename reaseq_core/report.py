@@ -231,8 +231,7 @@ def _sasrec_curve(store: ArtifactStore, dataset: str, table: ResultTable) -> lis
                       yaxis=dict(title="validation metric"),
                       yaxis2=dict(title="training loss", overlaying="y", side="right", showgrid=False))
     return [Curve("SASRec (the Δp and filter model of the location step): training loss and validation", art,
-                  fig, caption="SASRec scores the gaps that Table 5's location schemes keep; the LLaDA runs "
-                               "themselves record only their final loss (table5_runs).")]
+                  fig, caption="SASRec scores the gaps that Table 5's location schemes keep.")]
 
 
 def _sid_curves(store: ArtifactStore, dataset: str, table: ResultTable) -> list[Curve]:
@@ -258,13 +257,49 @@ def _sid_curves(store: ArtifactStore, dataset: str, table: ResultTable) -> list[
     return out
 
 
+def _table5_curves(store: ArtifactStore, dataset: str, table: ResultTable) -> list[Curve]:
+    """The LLaDA runs' curves (table5_runs: each run's 'curve', one point per epoch), then SASRec's."""
+    art = cat.TABLE5_RUNS
+    where = store.path(dataset, art)
+    acc, loss = [], []
+    for i, run in enumerate(store.read(dataset, art)):
+        if not isinstance(run, dict) or "model" not in run:
+            raise ArtifactShapeError(f"{where}, run {i}: expected an object with 'model'")
+        curve = run.get("curve")
+        if not curve:
+            continue
+        if not isinstance(curve, list) or not all(isinstance(c, dict) and "epoch" in c for c in curve):
+            raise ArtifactShapeError(f"{where}, run {i} ({run['model']}): 'curve' must be a list of objects with 'epoch'")
+        xs = [c["epoch"] for c in curve]
+        name = f"{run['model']} seed {run.get('seed')}"
+        loss.append((run["model"], name, [float(c["train_loss"]) for c in curve], xs))
+        if all("val_acc_mask" in c for c in curve):
+            acc.append((run["model"], name, [100 * float(c["val_acc_mask"]) for c in curve], xs))
+    out = []
+    if acc:
+        out.append(Curve("LLaDA validation IB-ACC[MASK] per epoch, % (one line per seed)", art,
+                         _line_figure(acc, "validation IB-ACC[MASK] %"),
+                         caption="Validation = 10% of the training users (not the held-out test users); "
+                                 "each run keeps the weights of its best validation epoch (early stopping)."))
+    if loss:
+        out.append(Curve("LLaDA training loss per epoch (one line per seed)", art, _line_figure(loss, "training loss"),
+                         caption="The losses differ in kind (InfoNCE, 1 - cos, Euclidean distance), so compare "
+                                 "a model's seeds, not the models."))
+    if not out:
+        out.append(Curve("LLaDA training", art, skipped=f"{art.name()} records no per-epoch curve "
+                                                        "(produced before curves were saved)"))
+    if store.exists(dataset, cat.SASREC_METRICS):
+        out.extend(_sasrec_curve(store, dataset, table))
+    return out
+
+
 # The stage artifacts that hold a table's learning curves, and why the others have none.
 CURVE_SOURCES: dict[str, Callable] = {
     cat.TABLE3_ABLATION.key: _ranking_curves, cat.TABLE4_REPRESENTATION.key: _ranking_curves,
-    cat.TABLE5.key: _sasrec_curve, cat.TABLE6.key: _table6_curves, cat.SID_TABLE.key: _sid_curves,
+    cat.TABLE5.key: _table5_curves, cat.TABLE6.key: _table6_curves, cat.SID_TABLE.key: _sid_curves,
 }
 _CURVE_INPUTS = {cat.TABLE3_ABLATION.key: cat.RANKING_RUNS, cat.TABLE4_REPRESENTATION.key: cat.RANKING_RUNS,
-                 cat.TABLE5.key: cat.SASREC_METRICS, cat.TABLE6.key: cat.TABLE6_RUNS}
+                 cat.TABLE5.key: cat.TABLE5_RUNS, cat.TABLE6.key: cat.TABLE6_RUNS}
 NO_CURVE_REASONS = {
     cat.TABLE1_HR.key: "no training: retrieval with a frozen pre-trained encoder",
     cat.TABLE2_SMHR.key: "no training: retrieval with a frozen pre-trained encoder",

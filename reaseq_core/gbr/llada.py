@@ -62,6 +62,7 @@ class LLaDAConfig:
     time_budget_s: float = 0.0      # stop after the epoch that passes this many seconds; 0 = none
     train_negatives: str = "one_per_sequence"   # or "all_tokens": every item token of the other sequences
     mask_rate: float = 0.0          # 0: t ~ U(0, 1] per sequence (LLaDA); > 0: a fixed rate (BERT4Rec-style)
+    cos_weight: float = 0.0         # InfoNCE + cos_weight * mean(1 - cos(h, y+)): keeps the direction near y+
     head: str = "linear"            # "linear": W h; "catalogue": softmax attention over every real item's
                                     # vector (a convex combination of real items, so it stays in the item space)
 
@@ -214,13 +215,14 @@ def loss_fn(cfg: LLaDAConfig, pred: torch.Tensor, targets: torch.Tensor, mask: t
     else:
         logits = in_batch_logits(h, y, b, negatives, cfg.temperature)
     nll = -torch.log_softmax(logits, -1)[:, 0]
+    extra = cfg.cos_weight * (1.0 - F.cosine_similarity(h, y, dim=-1)).mean() if cfg.cos_weight else 0.0
     if cfg.normaliser == "masked":
-        return nll.mean()
+        return nll.mean() + extra
     maskable = (kinds == LABELED) if cfg.mask_scope == "p_l" else ((kinds == LABELED) | (kinds == ITEM))
     n_labeled = maskable.sum(1).clamp(min=1).float()
     per_sample = torch.zeros(mask.shape[0]).index_add(0, b, nll) / (t * n_labeled)
     has = maskable.any(1)
-    return per_sample[has].mean()
+    return per_sample[has].mean() + extra
 
 
 def _batch(corpus: Corpus, idx: np.ndarray):
@@ -456,3 +458,47 @@ def infer_fills(model: TinyLLaDA, corpus: Corpus, batch_size: int = 512) -> dict
                 "vectors": np.zeros((0, dim), np.float32)}
     return {"row": np.concatenate(rows), "position": np.concatenate(positions), "gap": np.concatenate(gaps),
             "vectors": np.concatenate(vecs).astype(np.float32)}
+
+
+@torch.no_grad()
+def infer_prefix_fills(model: TinyLLaDA, corpus: Corpus, batch_size: int = 1024,
+                       show_progress: bool = False) -> dict:
+    """Fills inferred from each prefix of each sequence alone, for a downstream model that must not see the
+    future (Table 6): for the prefix made of the first c observed items (c = 2 .. L), the [FILL] tokens that
+    sit between two of those items are inferred from that prefix only; a fill after the c-th item is left
+    out (its gap was flagged by looking at item c + 1). Returns arrays with one row per (prefix, fill):
+    row (sequence index), cut (c), position (index in the augmented sequence), vectors."""
+    model.eval()
+    prefixes = []                          # (row, cut, end index in the augmented sequence)
+    for r in np.nonzero((corpus.kinds == FILL).any(1))[0]:
+        kinds = corpus.kinds[r]
+        item_pos = np.nonzero((kinds == ITEM) | (kinds == LABELED))[0]
+        for c in range(2, len(item_pos) + 1):
+            end = int(item_pos[c - 1]) + 1
+            if (kinds[:end] == FILL).any():
+                prefixes.append((int(r), c, end))
+    dim = model.item_table.shape[1]
+    rows, cuts, positions, vecs = [], [], [], []
+    order = sorted(range(len(prefixes)), key=lambda i: prefixes[i][2])       # similar lengths together
+    for a in tqdm(range(0, len(order), batch_size), desc="prefix fills", disable=not show_progress, mininterval=5):
+        chunk = [prefixes[i] for i in order[a:a + batch_size]]
+        width = max(e for _, _, e in chunk)
+        tokens = np.zeros((len(chunk), width), dtype=np.int64)
+        kinds = np.zeros((len(chunk), width), dtype=np.int64)
+        for j, (r, _, e) in enumerate(chunk):
+            tokens[j, :e], kinds[j, :e] = corpus.tokens[r, :e], corpus.kinds[r, :e]
+        tokens, kinds = torch.from_numpy(tokens), torch.from_numpy(kinds)
+        if (kinds == LABELED).any():
+            raise ValueError("inference corpus must keep P_L items observed (build_corpus(..., inference=True))")
+        fill = kinds == FILL
+        pred = model(*model_inputs(tokens, kinds, torch.zeros_like(fill)), select=fill)
+        b, s = fill.nonzero(as_tuple=True)
+        rows.append(np.array([chunk[j][0] for j in b.tolist()], dtype=np.int64))
+        cuts.append(np.array([chunk[j][1] for j in b.tolist()], dtype=np.int64))
+        positions.append(s.numpy())
+        vecs.append(pred[b, s].numpy().astype(np.float32))
+    if not rows:
+        return {"row": np.zeros(0, int), "cut": np.zeros(0, int), "position": np.zeros(0, int),
+                "vectors": np.zeros((0, dim), np.float32)}
+    return {"row": np.concatenate(rows), "cut": np.concatenate(cuts), "position": np.concatenate(positions),
+            "vectors": np.concatenate(vecs)}

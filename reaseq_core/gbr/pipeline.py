@@ -26,13 +26,14 @@ import pandas as pd
 from .. import catalogue as cat
 from ..data import ensure_dataset
 from ..ranking.din import DINConfig, run_din_experiment
-from ..representation.item_space import load_item_space
+from ..representation.item_space import l2_normalise, load_item_space
 from ..results import write_table
 from ..store import ArtifactStore
 from . import fills as fills_mod
 from . import report
-from .labels import LabelConfig, assign_roles, build_corpus, delta_p
-from .llada import LLaDAConfig, TinyLLaDA, evaluate_ib, infer_fills, train_llada
+from .labels import LabelConfig, assign_roles, build_corpus, delta_p, strip_fills
+from .llada import (LLaDAConfig, TinyLLaDA, evaluate_ib, infer_fills, infer_prefix_fills, popular_item,
+                    train_llada)
 from .location import (VARIANTS, LocationConfig, candidate_gaps, fill_ratio, gbr_sequences, locate,
                        select_gbr_users, stage_summary)
 from .sasrec import SASRec, SASRecConfig, train_sasrec, transition_scores
@@ -56,12 +57,13 @@ class GBRConfig:
     swing: SwingConfig = field(default_factory=SwingConfig)
     seeds: tuple = (0, 1, 2)
     eval_fraction: float = 0.1
+    mim_reference: bool = True                # the masked-item-model reference of Table 5 (3 seeds on CD)
+    mim_mask_rate: float = 0.6                # BERT4Rec's best masking proportion on Beauty (Sun et al. 2019)
     split_seed: int = 0
     case_users: int = 300                     # users whose fills go to the committed case-view artifact
     table6_models: tuple = ("GBR-C-0",)
-    # Table 6's DIN on a 3,000-user slice, 5 epochs: the full-data DIN (22k users x epochs x 3 seeds x every
-    # arm) does not fit the stage's CPU budget on a shared 2-core machine. DINConfig() is the full run.
-    din: DINConfig = field(default_factory=DINConfig.small_slice)
+    # Table 6's DIN on every user, 3 epochs per seed and arm (the best validation epoch is scored)
+    din: DINConfig = field(default_factory=DINConfig)
 
     @classmethod
     def small_config(cls, **kw) -> "GBRConfig":
@@ -73,6 +75,7 @@ class GBRConfig:
         cfg.eval_fraction = 0.3
         cfg.case_users = 50
         cfg.table6_models = ("GBR-C-0",)
+        cfg.din = DINConfig.small_slice()
         cfg.seeds = (0,)
         return cfg
 
@@ -159,7 +162,8 @@ def run_location(ctx: Context, model: SASRec | None = None) -> tuple[pd.DataFram
     model = model or load_sasrec(ctx)
     t0 = time.time()
     users, user_info = select_gbr_users(ctx.interactions, cfg.location.user_seed)
-    seq = gbr_sequences(ctx.interactions, ctx.ds.items, users["user_id"], cfg.location.max_len)
+    # every user is located (Table 6 appends fills for all users); Table 5 and the summary use the GBR users
+    seq = gbr_sequences(ctx.interactions, ctx.ds.items, ctx.interactions["user_id"].unique(), cfg.location.max_len)
     gaps = candidate_gaps(seq, cfg.location.tau_time_days)
     # SASRec ranks and Delta p for every gap, one causal pass per sequence
     grouped = seq.groupby("user_id", sort=True)["item_id"].agg(list)
@@ -181,15 +185,20 @@ def run_location(ctx: Context, model: SASRec | None = None) -> tuple[pd.DataFram
     swing_rank = pd.Series(swing.rank_of(gaps["item_from"].map(ctx.item_index).to_numpy() - 1,
                                          gaps["item_to"].map(ctx.item_index).to_numpy() - 1), index=gaps.index)
     seconds_swing = time.time() - t1
-    n_items = len(seq)
+    gbr_set = set(users["user_id"])
+    gaps["gbr_user"] = gaps["user_id"].isin(gbr_set)
+    all_gaps, gaps = gaps, gaps[gaps["gbr_user"]].reset_index(drop=True)
+    swing_rank = swing_rank[all_gaps["gbr_user"].to_numpy()].reset_index(drop=True)
+    n_items = int(seq["user_id"].isin(gbr_set).sum())
     tau_coh = cfg.labels.threshold(gaps["delta_p"])
     frames, summary = [], {}
     for v in VARIANTS:
-        g = gaps.copy()
+        g = all_gaps.copy()
         g["variant"] = v
         g["flagged"] = locate(g, v, cfg.location.rank_threshold)
         g["role"] = assign_roles(g["flagged"], g["delta_p"], tau_coh)
         frames.append(g)
+        g = g[g["gbr_user"]].reset_index(drop=True)
         s = stage_summary(g, v, cfg.location.rank_threshold, n_items, alt_rank=swing_rank)
         s["p_l_positions"] = int((g["role"] == "P_L").sum())
         s["p_l_share_of_items"] = s["p_l_positions"] / n_items
@@ -198,7 +207,8 @@ def run_location(ctx: Context, model: SASRec | None = None) -> tuple[pd.DataFram
     both = gaps["td"] & gaps["cd"] & (gaps["model_rank"] > cfg.location.rank_threshold)
     dp_valid = gaps["delta_p"].dropna()
     out = {"variants": summary, "users": user_info, "items_in_gbr_sequences": n_items,
-           "gaps": int(len(gaps)),
+           "gaps": int(len(gaps)), "gaps_all_users": int(len(all_gaps)),
+           "users_located": int(all_gaps["user_id"].nunique()),
            "td_and_cd_after_model": int(both.sum()),
            "fill_ratio_definition": report.FILL_RATIO_DEFINITION,
            "config": {**cfg.location.as_dict(), **asdict(cfg.labels), "tau_coh_used": tau_coh},
@@ -208,7 +218,7 @@ def run_location(ctx: Context, model: SASRec | None = None) -> tuple[pd.DataFram
            "seconds": {"location_and_delta_p": round(seconds_location, 2), "swing_fit_and_rank": round(seconds_swing, 2)},
            "users_per_s": round(len(grouped) / max(seconds_location, 1e-9), 1)}
     cols = ["user_id", "t", "item_from", "item_to", "ts_from", "ts_to", "gap_days", "cat_from", "cat_to",
-            "td", "cd", "model_rank", "flagged", "delta_p", "role", "variant"]
+            "td", "cd", "model_rank", "flagged", "delta_p", "role", "variant", "gbr_user"]
     loc = loc[cols]
     for c in ("cat_from", "cat_to", "role", "variant"):
         loc[c] = loc[c].astype("category")
@@ -216,6 +226,11 @@ def run_location(ctx: Context, model: SASRec | None = None) -> tuple[pd.DataFram
     ctx.write(cat.LOCATION, loc, prov)
     ctx.write(cat.LOCATION_SUMMARY, out, prov)
     return loc, out
+
+
+def _gbr_only(loc: pd.DataFrame) -> pd.DataFrame:
+    """The GBR users' gaps (Table 5, the fills case view); the location artifact holds every user."""
+    return loc[loc["gbr_user"]] if "gbr_user" in loc.columns else loc
 
 
 def _sequences_for_gbr(ctx: Context, loc: pd.DataFrame) -> pd.DataFrame:
@@ -231,47 +246,73 @@ def _split_users(cfg: GBRConfig, users: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 # ---- step 3: Table 5 -----------------------------------------------------------------------------------
+REFERENCE_NAMES = {"context_mean": "context mean", "previous_item": "previous item",
+                   "popular_item": "most popular item"}
+MIM_REFERENCE = "masked item model"
+
+
+def _evaluate(ctx: Context, model, corpus, reference: str = "context_mean", popular: int | None = None) -> dict:
+    return evaluate_ib(model, corpus, ctx.cfg.llada.batch_size, item_vectors=ctx.item_vectors,
+                       temperature=ctx.cfg.llada.temperature, reference=reference, popular=popular, nearest=True)
+
+
 def run_table5(ctx: Context, loc: pd.DataFrame | None = None) -> tuple[list[dict], dict]:
+    """Every Table 5 model (3 seeds), and on the same held-out sequences, batches and negatives: the untrained
+    references (context mean, previous item, most popular item) for every location variant, and a masked
+    item model of the same size and loss that never sees a fill (BERT4Rec-style, on CD)."""
     cfg = ctx.cfg
-    loc = loc if loc is not None else ctx.read(cat.LOCATION)
+    loc = _gbr_only(loc if loc is not None else ctx.read(cat.LOCATION))
     seq = _sequences_for_gbr(ctx, loc)
-    runs, corpora, baselines = [], {}, []
+    runs, corpora, references = [], {}, []
+
+    def train_and_score(name, variant, loss, corpus, train_idx, eval_idx, seed, **over):
+        lcfg = LLaDAConfig(**{**cfg.llada.as_dict(), "loss": loss, "seed": int(seed), **over})
+        lcfg.max_len = max(lcfg.max_len, corpus.tokens.shape[1])
+        model, rec = train_llada(corpus.subset(train_idx), ctx.item_vectors, lcfg, show_progress=not cfg.small,
+                                 log=ctx.log)
+        ev = _evaluate(ctx, model, corpus.subset(eval_idx))
+        ctx.log(f"{name} seed {seed}: IB-ACC[MASK] {ev['acc_mask']:.3f} IB-PPL[MASK] {ev['ppl_mask']:.2f} "
+                f"IB-ACC[FILL] {ev['acc_fill']:.3f} IB-PPL[FILL] {ev['ppl_fill']:.2f} "
+                f"({rec['train_seconds']:.0f} s, {rec['epochs_run']} epochs, best {rec['best_epoch']})")
+        return model, lcfg, {**ev, **rec, "config": lcfg.as_dict()}
+
     for model_name, variant, loss in MODELS:
         if variant not in corpora:
             g = loc[loc["variant"] == variant]
             corpus = build_corpus(seq, g, ctx.item_index)
             train_idx, eval_idx = _split_users(cfg, corpus.users)
             corpora[variant] = (corpus, train_idx, eval_idx)
+            ratio = fill_ratio(corpus.n_fill, corpus.n_items)
+            popular = popular_item(corpus.subset(train_idx))
+            for ref, label in REFERENCE_NAMES.items():
+                ev = _evaluate(ctx, None, corpus.subset(eval_idx), reference=ref, popular=popular)
+                references.append({"model": f"{label} ({variant})", "blbl": variant, "loss": "none", "seed": 0,
+                                   "fill_ratio": ratio, "reference": ref, **ev, "train_seconds": 0.0})
         corpus, train_idx, eval_idx = corpora[variant]
         ratio = fill_ratio(corpus.n_fill, corpus.n_items)
-        if loss == "infonce":    # untrained reference on the same evaluation batches and negatives
-            ev = evaluate_ib(None, corpus.subset(eval_idx), cfg.llada.batch_size, item_vectors=ctx.item_vectors,
-                             temperature=cfg.llada.temperature)
-            baselines.append({"model": f"context mean ({variant})", "blbl": variant, "loss": "none", "seed": 0,
-                              "fill_ratio": ratio, **ev, "train_seconds": 0.0})
         for seed in cfg.seeds:
-            lcfg = LLaDAConfig(**{**cfg.llada.as_dict(), "loss": loss, "seed": int(seed)})
-            lcfg.max_len = max(lcfg.max_len, corpus.tokens.shape[1])
-            model, rec = train_llada(corpus.subset(train_idx), ctx.item_vectors, lcfg, show_progress=not cfg.small,
-                                     log=ctx.log)
-            ev = evaluate_ib(model, corpus.subset(eval_idx), lcfg.batch_size)
-            run = {"model": model_name, "blbl": variant, "loss": loss, "seed": int(seed), "fill_ratio": ratio,
-                   **ev, **rec}
-            ctx.log(f"{model_name} seed {seed}: IB-ACC[MASK] {ev['acc_mask']:.3f} IB-PPL[MASK] {ev['ppl_mask']:.2f} "
-                    f"IB-ACC[FILL] {ev['acc_fill']:.3f} IB-PPL[FILL] {ev['ppl_fill']:.2f} "
-                    f"({rec['train_seconds']:.0f} s, {rec['sequences_per_s']:.0f} seq/s)")
-            runs.append(run)
+            model, lcfg, rec = train_and_score(model_name, variant, loss, corpus, train_idx, eval_idx, seed)
+            runs.append({"model": model_name, "blbl": variant, "loss": loss, "seed": int(seed), "fill_ratio": ratio,
+                         **rec})
             if seed == cfg.seeds[0]:
                 ctx.write(cat.LLADA, {"state_dict": model.state_dict(), "config": lcfg.as_dict(),
                                       "item_space": cfg.item_space}, ctx.prov(config=lcfg.as_dict()),
                           model=model_name, seed=seed)
+    if cfg.mim_reference:
+        corpus, train_idx, eval_idx = corpora["CD"]
+        bare = strip_fills(corpus)
+        for seed in cfg.seeds:
+            _, _, rec = train_and_score(MIM_REFERENCE, "CD", "infonce", bare, train_idx, eval_idx, seed,
+                                        mask_scope="all", mask_rate=cfg.mim_mask_rate)
+            runs.append({"model": f"{MIM_REFERENCE} (CD, no fills)", "blbl": "CD", "loss": "infonce",
+                         "seed": int(seed), "fill_ratio": 0.0, "reference": "masked_item_model", **rec})
     n_users = len(next(iter(corpora.values()))[0])
     dim = ctx.item_vectors.shape[1]
-    tab = report.table5(runs + baselines, cfg.dataset, ctx.dataset_hash,
+    tab = report.table5(runs + references, cfg.dataset, ctx.dataset_hash,
                         report.table5_protocol(cfg, n_users, _tau_used(ctx), dim),
-                        report.table5_deviations(cfg, dim), notes=report.TABLE5_NOTES)
+                        report.table5_deviations(cfg, dim), notes=report.table5_notes(cfg))
     write_table(ctx.store, cat.TABLE5, tab, ctx.prov(llada=cfg.llada.as_dict()), run=ctx.run)
-    ctx.write(cat.TABLE5_RUNS, runs, ctx.prov())
+    ctx.write(cat.TABLE5_RUNS, runs + references, ctx.prov())
     return runs, tab.__dict__
 
 
@@ -293,7 +334,7 @@ def load_llada(ctx: Context, model_name: str, seed: int) -> TinyLLaDA:
 # ---- step 4: fills (Figure 6) ------------------------------------------------------------------------
 def run_fills(ctx: Context, loc: pd.DataFrame | None = None) -> dict:
     cfg = ctx.cfg
-    loc = loc if loc is not None else ctx.read(cat.LOCATION)
+    loc = _gbr_only(loc if loc is not None else ctx.read(cat.LOCATION))
     seq = _sequences_for_gbr(ctx, loc)
     seed = int(cfg.seeds[0])
     models = list(dict.fromkeys(("GBR-C-0", "GBR-T-0", "GBR-TC-0", *cfg.table6_models)))
@@ -342,17 +383,63 @@ def run_fills(ctx: Context, loc: pd.DataFrame | None = None) -> dict:
 
 
 # ---- step 5: Table 6 ---------------------------------------------------------------------------------
+def prefix_fill_history(ctx: Context, model_name: str, loc: pd.DataFrame | None = None) -> tuple[dict, dict]:
+    """Per CTR sample, the fills a model infers from the events before that sample only (no leak), for
+    every user: {(user_id, sample position): [k, d] L2-normalised fill vectors in sequence order}.
+
+    A user's GBR sequence is the training part of their events (positions start .. n-3, see gbr_sequences);
+    the sample at position p sees the prefix of its first c = p - start sequence items, and the fills between
+    two of those items inferred from that prefix alone; the valid (n-2) and test (n-1) samples see the whole
+    sequence. Also writes cat.FILLS_PREFIX."""
+    cfg = ctx.cfg
+    variant, loss = {m: (v, l) for m, v, l in MODELS}[model_name]
+    loc = loc if loc is not None else ctx.read(cat.LOCATION)
+    seq = _sequences_for_gbr(ctx, loc)                   # every located user
+    corpus = build_corpus(seq, loc[loc["variant"] == variant], ctx.item_index, inference=True)
+    model = load_llada(ctx, model_name, int(cfg.seeds[0]))
+    t0 = time.time()
+    pf = infer_prefix_fills(model, corpus, show_progress=not cfg.small)
+    secs = time.time() - t0
+    inter = ctx.interactions
+    n_events = inter.groupby("user_id")["position"].max() + 1
+    length = seq.groupby("user_id")["t"].max() + 1                          # L, items in the sequence
+    start = n_events.loc[length.index] - 2 - length                          # position of the sequence's t = 0
+    users = corpus.users[pf["row"]]
+    st = start.loc[users].to_numpy()
+    full = (pf["cut"] == length.loc[users].to_numpy())
+    sample_pos = st + pf["cut"]                                              # the sample right after the prefix
+    vecs = l2_normalise(pf["vectors"])
+    keys_u = np.concatenate([users, users[full]])
+    keys_p = np.concatenate([sample_pos, (n_events.loc[users[full]].to_numpy() - 1)])   # + the test sample
+    pos = np.concatenate([pf["position"], pf["position"][full]])
+    allv = np.concatenate([vecs, vecs[full]])
+    extra: dict = {}
+    for n in np.lexsort((pos, keys_p, keys_u)):
+        extra.setdefault((str(keys_u[n]), int(keys_p[n])), []).append(allv[n])
+    extra = {k: np.stack(v) for k, v in extra.items()}
+    ctx.write(cat.FILLS_PREFIX, {"user_ids": keys_u.astype(str), "sample_position": keys_p.astype(np.int64),
+                                 "fill_position": pos.astype(np.int64), "vectors": allv.astype(np.float16)},
+              ctx.prov(model=model_name, variant=variant, loss=loss, seed=int(cfg.seeds[0])), model=model_name)
+    info = {"prefixes_with_fills": int(len(np.unique(pf["row"] * 10_000 + pf["cut"]))),
+            "fill_vectors": int(len(pf["row"])), "samples_with_fills": len(extra),
+            "users_with_fills": int(len(np.unique(users))), "inference_seconds": round(secs, 1)}
+    ctx.log(f"prefix fills {model_name}: {info}")
+    return extra, info
+
+
 def run_table6(ctx: Context) -> dict:
     cfg = ctx.cfg
     t0 = time.time()
     show = not cfg.small
+    loc = ctx.read(cat.LOCATION)
     arms = {"Base": run_din_experiment(ctx.ds, ctx.item_ids, ctx.item_vectors, extra_history=None, seeds=cfg.seeds,
                                        cfg=cfg.din, show_progress=show)}
+    fill_info = {}
     for m in cfg.table6_models:
-        z = ctx.read(cat.FILLS_ALL, model=m)
-        extra = fills_mod.fills_by_user(z["user_ids"], z["position"], z["vectors"])
+        extra, fill_info[m] = prefix_fill_history(ctx, m, loc)
         arms[f"Base + {m}"] = run_din_experiment(ctx.ds, ctx.item_ids, ctx.item_vectors, extra_history=extra,
                                                  seeds=cfg.seeds, cfg=cfg.din, show_progress=show)
+        arms[f"Base + {m}"]["fills"] = fill_info[m]
         ctx.log(f"table6 {m}: {arms[f'Base + {m}']['summary']}")
     tab = report.table6(arms, cfg.dataset, ctx.dataset_hash,
                         report.table6_protocol(cfg, ctx.item_vectors.shape[1], arms["Base"]["protocol"]),

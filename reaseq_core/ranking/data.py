@@ -13,7 +13,9 @@ Layout. Row 0 of the vector table is padding (a zero vector, never attended to: 
 rows 1..n_items are the items in `item_ids` order; rows after that are extra history vectors (GBR fills)
 when given. A history is the last `max_len` real events, right-aligned (padding on the left), followed by
 the user's extra vectors (padded to the longest extra list) -- the real-event part is identical with and
-without extras, so the two arms of a comparison differ only by the extras.
+without extras, so the two arms of a comparison differ only by the extras. Extras are keyed by user (the
+same extras for every sample of the user) or by (user, sample position) (each sample its own extras, e.g.
+GBR fills inferred only from the events before that sample; a sample with no key gets none).
 """
 from __future__ import annotations
 
@@ -75,7 +77,8 @@ def build_ctr_data(dataset, item_ids, item_vectors, *, neg_ratio: int = 1, sampl
     """Samples + index matrices for `dataset` (a data.Dataset).
 
     item_ids / item_vectors: the item-vector space (must cover every item the interactions mention).
-    extra_history: user_id -> array [k, d] appended after each history of that user (see module doc).
+    extra_history: user_id -> array [k, d] appended after each history of that user, or
+    (user_id, position) -> array [k, d] appended to that sample's history only (see module doc).
     users: optional subset of user ids (small runs); samples and segments are still computed on all users
     so the hot/cold cut does not move with the subset.
     """
@@ -108,7 +111,7 @@ def build_ctr_data(dataset, item_ids, item_vectors, *, neg_ratio: int = 1, sampl
     d = vectors.shape[1]
     table_parts = [np.zeros((1, d), np.float32), vectors]
     n_extra = 0
-    extra_users = 0
+    extra_users = extra_samples = 0
     if extra_history:
         n_extra = max((len(np.asarray(v)) for v in extra_history.values()), default=0)
         next_row = 1 + len(item_ids)
@@ -122,14 +125,19 @@ def build_ctr_data(dataset, item_ids, item_vectors, *, neg_ratio: int = 1, sampl
             next_row += len(vecs)
             table_parts.append(vecs)
             user_extra_rows[u] = rows
-        # row 0 of `per_user` = users without extras (all padding)
+        # row 0 of `per_user` = keys without extras (all padding)
         per_user = np.zeros((len(user_extra_rows) + 1, n_extra), dtype=np.int64)
         slot = {}
         for j, (u, rows) in enumerate(user_extra_rows.items(), start=1):
             per_user[j], slot[u] = rows, j
-        sample_slot = samples["user_id"].map(slot).fillna(0).to_numpy().astype(np.int64)
+        if isinstance(next(iter(slot)), tuple):          # per sample: (user_id, position)
+            sample_slot = np.fromiter((slot.get(k, 0) for k in zip(samples["user_id"], samples["position"])),
+                                      dtype=np.int64, count=len(samples))
+        else:
+            sample_slot = samples["user_id"].map(slot).fillna(0).to_numpy().astype(np.int64)
         extra_block = per_user[sample_slot]
         extra_users = int(samples.loc[sample_slot > 0, "user_id"].nunique())
+        extra_samples = int((sample_slot > 0).sum())
         history = np.concatenate([history, extra_block], axis=1)
     table = np.concatenate(table_parts, axis=0)
 
@@ -139,6 +147,7 @@ def build_ctr_data(dataset, item_ids, item_vectors, *, neg_ratio: int = 1, sampl
                 "segments": seg_info["rule"], "n_samples": int(len(samples)),
                 "n_users": int(samples["user_id"].nunique()),
                 "n_test": int((samples["split"] == "test").sum()),
-                "extra_history": {"width": n_extra, "users_with_extra": extra_users}}
+                "extra_history": {"width": n_extra, "users_with_extra": extra_users,
+                                  "samples_with_extra": extra_samples}}
     return CTRData(samples=samples, history=history, target=target, table=table, item_ids=item_ids,
                    max_len=max_len, n_extra=n_extra, segment_rule=seg_info["rule"], protocol=protocol)
