@@ -121,7 +121,8 @@ def test_experiment_with_the_fake_backend(store):
     again = ex.run_experiment(store, DATASET, "item_knowledge", versions, ids, fake2)
     assert len(fake2.calls) == 0
     assert all(r["cached"] and r["live_calls"] == 0 and r["latency_s"] == 0 for r in again["rows"])
-    assert again["summary"]["edited"]["cached_items"] == 6 and again["summary"]["edited"]["latency_s_per_live_item"] is None
+    assert again["summary"]["edited"]["cached_items"] == 6
+    assert again["summary"]["edited"]["latency_s_per_live_item"] is None
     assert [r["keywords"] for r in again["rows"]] == [r["keywords"] for r in res["rows"]]
     # saved through the catalogue
     rid = ex.save_experiment(store, DATASET, res)
@@ -219,7 +220,8 @@ def test_cli_parses_the_new_commands():
     assert a.rebuild_template == "item_knowledge"
     with pytest.raises(SystemExit):
         p.parse_args(["knowledge", "build", "--dataset", "beauty", "--rebuild-template", "demand_taxonomy"])
-    a = p.parse_args(["knowledge", "experiment", "--dataset", "beauty", "--agent", "item_knowledge", "--version", "abc"])
+    a = p.parse_args(["knowledge", "experiment", "--dataset", "beauty", "--agent", "item_knowledge",
+                      "--version", "abc"])
     assert a.n == ex.DEFAULT_N and a.generic_share == ex.GENERIC_SHARE and a.against == "build"
     a = p.parse_args(["knowledge", "promote", "--dataset", "beauty", "--agent", "single_agent", "--version", "abc"])
     assert a.version == "abc"
@@ -249,7 +251,8 @@ def test_cli_promote_rebuild_and_calls(store, tmp_path, capsys):
     (no backend is made when there is nothing to rebuild), and `calls` prints each line's template hash."""
     from reaseq_core.cli import main
     home = str(store.root)
-    assert main(["--home", home, "knowledge", "build", "--dataset", DATASET, "--rebuild-template", "item_knowledge"]) == 0
+    assert main(["--home", home, "knowledge", "build", "--dataset", DATASET,
+                 "--rebuild-template", "item_knowledge"]) == 0
     assert "0 item(s) whose knowledge came from another template version" in capsys.readouterr().out
     f = tmp_path / "specific.txt"
     f.write_text(edited_template(), encoding="utf-8")

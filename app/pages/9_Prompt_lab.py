@@ -217,7 +217,8 @@ with tab_side:
         runs = [("edited", edited)] + ([("saved", base_text)] if changed else [])
         total_items = len(chosen) * len(runs)
         state = start_run("The side-by-side run", total_items, "item runs")
-        bar = st.progress(0.0, text=f"starting: {total_items} item runs ({len(runs)} template(s) × {len(chosen)} items)")
+        bar = st.progress(0.0, text=f"starting: {total_items} item runs "
+                                    f"({len(runs)} template(s) × {len(chosen)} items)")
         line = st.empty()
         counter = {"calls": 0, "last": None}
 
@@ -236,7 +237,8 @@ with tab_side:
                 state["in_flight"] = {"what": f"call {counter['calls']}, {current['label']} template, item "
                                               f"{current['item']}", "since": clock()}
                 line.caption(f"⏳ call {counter['calls']} running since {clock()}: {current['label']} template, "
-                             f"item {current['item']}" + (f" · previous: {counter['last']}" if counter["last"] else ""))
+                             f"item {current['item']}"
+                             + (f" · previous: {counter['last']}" if counter["last"] else ""))
                 t0 = time.perf_counter()
                 comp = self._inner.complete(messages, **kw)
                 counter["last"] = (f"call {counter['calls']} took {time.perf_counter() - t0:.1f} s, "
@@ -445,7 +447,8 @@ with tab_exp:
         if exp:
             result = exp["result"]
             cfg = result["config"]
-            fake_note = " · **FAKE backend: plumbing only, not knowledge; not saved**" if cfg["backend"] == "fake" else ""
+            fake_note = (" · **FAKE backend: plumbing only, not knowledge; not saved**"
+                         if cfg["backend"] == "fake" else "")
             st.subheader(f"Experiment: {' vs '.join(v['label'] + ' (' + v['sha12'] + ')' for v in result['versions'])}")
             st.caption(f"{len(result['items'])} items · backend {cfg['backend']} · model {cfg['model']} · "
                        f"{cfg['pairs_done']} of {cfg['pairs_total']} item runs · {cfg['wall_s']} s{fake_note}"
@@ -541,7 +544,8 @@ with tab_promote:
                 if agent in promotion.SETUP_OF_AGENT:
                     stale = promotion.stale_items(store, dataset, agent)
                     msg += (f" {len(stale)} item(s) have knowledge from another version: "
-                            f"`reaseq knowledge build --dataset {dataset} --rebuild-template {agent}` regenerates them.")
+                            f"`reaseq knowledge build --dataset {dataset} --rebuild-template {agent}` "
+                            "regenerates them.")
                 ss["promote_msg"] = msg
                 st.rerun()
         if not who.strip():

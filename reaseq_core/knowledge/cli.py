@@ -151,7 +151,8 @@ def _experiment(args) -> int:
     if res["config"]["interrupted"]:
         print(res["config"]["interrupted"])
     elif res["config"]["stopped"]:
-        print(f"stopped at the time limit after {res['config']['pairs_done']} of {res['config']['pairs_total']} item runs")
+        print(f"stopped at the time limit after {res['config']['pairs_done']} of {res['config']['pairs_total']} "
+              "item runs")
     print(ex.summary_table(res, formatted=True).to_string())
     print(f"generic rule: {res['config']['generic_rule']}")
     print(f"saved: {store.path(args.dataset, cat.PROMPT_EXPERIMENT, agent=args.agent, run_id=rid)}")

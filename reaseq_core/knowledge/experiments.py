@@ -388,8 +388,9 @@ def run_experiment(store: ArtifactStore, dataset: str, agent: str, versions: lis
             "versions": [{"label": v.label, "sha256": v.sha256, "sha12": v.sha12} for v in versions],
             "items": list(item_ids), "rows": rows, "summary": summary,
             "config": {"dataset": dataset, "n": len(item_ids), "sample": sample or {}, "max_attempts": max_attempts,
-                       "generic_share": generic_share, "reference": reference, "generic_rule": generic_rule(generic_share),
-                       "backend": backend.name, "model": backend.model, "model_hash": getattr(backend, "model_hash", None),
+                       "generic_share": generic_share, "reference": reference,
+                       "generic_rule": generic_rule(generic_share), "backend": backend.name, "model": backend.model,
+                       "model_hash": getattr(backend, "model_hash", None),
                        "call_log": str(cache.path), "stopped": stopped, "interrupted": interrupted, "pairs_done": k,
                        "pairs_total": total, "wall_s": round(time.perf_counter() - started, 2)}}
 
