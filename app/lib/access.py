@@ -180,7 +180,7 @@ def parse_entries(text, where: str) -> list[dict]:
 
 
 CALL_COLUMNS = ["created", "agent", "status", "backend", "model", "latency_s", "prompt_tokens",
-                "completion_tokens", "error", "prompt", "response", "key", "params", "model_hash"]
+                "completion_tokens", "error", "prompt", "response", "key", "params", "model_hash", "template_hash"]
 
 
 def read_call_log(path: Path) -> tuple[list[dict], int]:

@@ -38,6 +38,58 @@ fills["transition"] = fills["cat_from"] + " → " + fills["cat_to"]
 if not lookup:
     st.warning(f"Item metadata is missing (run `{cat.ITEMS.producing_command(dataset)}`); ids are shown instead.")
 
+
+def training_and_nearness() -> None:
+    """Table 5's learning curves and where fills land relative to real items (from table5 / table5_runs)."""
+    from reaseq_core import report as report_mod
+    from reaseq_core.results import read_table
+    missing = [a for a in (cat.TABLE5, cat.TABLE5_RUNS) if not access.store().exists(dataset, a)]
+    if missing:
+        st.info("Learning curves and the nearest-item figures come with Table 5: run "
+                f"`{cat.TABLE5.producing_command(dataset)}`.")
+        return
+    with ui.needs_artifacts():
+        t5 = read_table(access.store(), dataset, cat.TABLE5)
+        runs = access.read(dataset, cat.TABLE5_RUNS)
+    with st.expander("Do fills land among real items? (held-out users, Table 5 protocol)", expanded=True):
+        rows = []
+        for r in runs:
+            for kind, label in (("nearest_fill", "[FILL] predictions"), ("nearest_mask", "[MASK] predictions"),
+                                ("nearest_real", "real items behind the [MASK]s (nearest other item)")):
+                q = r.get(kind)
+                if isinstance(q, dict) and "p50" in q:
+                    rows.append({"model": r["model"], "seed": r.get("seed"), "what": label, "n": q["n"],
+                                 **{f"p{k}": round(float(q[f'p{k}']), 3) for k in (10, 25, 50, 75, 90)}})
+        if not rows:
+            st.info(f"{access.store().path(dataset, cat.TABLE5_RUNS)} has no nearest-item figures; rerun "
+                    f"`{cat.TABLE5.producing_command(dataset)}`.")
+        else:
+            near = pd.DataFrame(rows)
+            near = near[near["what"] != "[MASK] predictions"] if st.toggle("hide [MASK] predictions", True,
+                                                                             key="hide_mask") else near
+            agg = near.groupby(["model", "what"], sort=False)[["p10", "p25", "p50", "p75", "p90"]].mean().reset_index()
+            fig = px.scatter(agg, x="p50", y="model", color="what", error_x=agg["p90"] - agg["p50"],
+                             error_x_minus=agg["p50"] - agg["p10"],
+                             labels={"p50": "cosine to the nearest real item (median, bars p10-p90)"})
+            fig.update_layout(height=120 + 28 * agg["model"].nunique(), margin=dict(t=10, l=10, r=10, b=10),
+                              legend=dict(orientation="h", y=-0.35))
+            st.plotly_chart(fig, key="nearness")
+            st.caption("A fill among real items has a nearest real item about as close as a real item's own "
+                       "nearest other item (the last group). Mean over seeds of each quantile.")
+            st.dataframe(agg, hide_index=True, width="stretch")
+    with st.expander("Training: learning curves of the Table 5 models"):
+        for curve in report_mod.learning_curves(access.store(), dataset, t5):
+            st.markdown(f"**{curve.title}**")
+            if curve.figure is None:
+                st.info(curve.skipped)
+            else:
+                st.plotly_chart(curve.figure, key=f"curve_{curve.title}")
+                if curve.caption:
+                    st.caption(curve.caption)
+
+
+training_and_nearness()
+
 variants = sorted(fills["variant"].unique())
 c1, c2 = st.columns([1, 3])
 variant = c1.radio("Variant", variants, horizontal=True, key="variant")

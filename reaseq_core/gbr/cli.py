@@ -75,6 +75,13 @@ def _table6(args) -> int:
     return 0
 
 
+def _findings(args) -> int:
+    from .findings import run_findings
+    run_findings(_ctx(args))
+    _print_table(args, cat.GBR_FINDINGS)
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("gbr", help="generative behaviour reasoning (Sec. 3): location, LLaDA, fills, Tables 5-6")
     gsub = p.add_subparsers(dest="gbr_command", metavar="ACTION", required=True)
@@ -82,7 +89,8 @@ def register(sub) -> None:
              "locate": (_locate, "beyond-log location + Delta p labels"),
              "table5": (_table5, "train/evaluate the 5 LLaDA variants x seeds"),
              "fills": (_fills, "infer fills and their nearest real items"),
-             "table6": (_table6, "DIN CTR, Base vs Base + fills")}
+             "table6": (_table6, "DIN CTR, Base vs Base + fills"),
+             "findings": (_findings, "what moved IB-ACC[MASK]: one LLaDA design piece at a time (seed 0)")}
     for name, (fn, help_text) in steps.items():
         s = gsub.add_parser(name, help=help_text)
         s.add_argument("--dataset", default="beauty")

@@ -35,6 +35,7 @@ from .labels import FILL, ITEM, LABELED, PAD, Corpus
 from .metrics import aggregate_ib, ib_metrics_batch, in_batch_logits, sample_negative_tokens
 
 LOSSES = ("infonce", "cos", "mse")
+HEADS = ("linear", "catalogue", "context")
 
 
 @dataclass
@@ -64,7 +65,9 @@ class LLaDAConfig:
     mask_rate: float = 0.0          # 0: t ~ U(0, 1] per sequence (LLaDA); > 0: a fixed rate (BERT4Rec-style)
     cos_weight: float = 0.0         # InfoNCE + cos_weight * mean(1 - cos(h, y+)): keeps the direction near y+
     head: str = "linear"            # "linear": W h; "catalogue": softmax attention over every real item's
-                                    # vector (a convex combination of real items, so it stays in the item space)
+                                    # vector; "context": softmax attention over the sequence's visible items'
+                                    # vectors (both are convex combinations of real items: they stay in the
+                                    # item space; "context" starts as the context mean)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -77,8 +80,8 @@ class TinyLLaDA(nn.Module):
             raise ValueError(f"unknown loss {cfg.loss!r}; expected one of {', '.join(LOSSES)}")
         if cfg.normaliser not in ("t_pl", "masked"):
             raise ValueError(f"unknown normaliser {cfg.normaliser!r}; expected 't_pl' or 'masked'")
-        if cfg.head not in ("linear", "catalogue"):
-            raise ValueError(f"unknown head {cfg.head!r}; expected 'linear' or 'catalogue'")
+        if cfg.head not in HEADS:
+            raise ValueError(f"unknown head {cfg.head!r}; expected one of {', '.join(HEADS)}")
         if cfg.mask_scope not in ("p_l", "all"):
             raise ValueError(f"unknown mask_scope {cfg.mask_scope!r}; expected 'p_l' or 'all'")
         self.cfg = cfg
@@ -103,6 +106,11 @@ class TinyLLaDA(nn.Module):
         if cfg.head == "catalogue":
             self.query = nn.Linear(cfg.d_model, cfg.d_model)
             self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))
+        if cfg.head == "context":     # zero query: uniform attention, i.e. exactly the context mean at the start
+            self.query = nn.Linear(cfg.d_model, cfg.d_model)
+            self.key = nn.Linear(cfg.d_model, cfg.d_model)
+            nn.init.zeros_(self.query.weight)
+            nn.init.zeros_(self.query.bias)
         if cfg.residual:      # start exactly at the context mean: the head learns a correction to it
             nn.init.zeros_(self.output_head.weight)
             nn.init.zeros_(self.output_head.bias)
@@ -125,11 +133,25 @@ class TinyLLaDA(nn.Module):
         if select is None:
             select = ~padding
         out = content.new_zeros(content.shape)
-        sel = self.readout(h[select])
+        if self.cfg.head == "context":
+            sel = self.context_readout(h, content, ~is_fill & ~padding, select)
+        else:
+            sel = self.readout(h[select])
         if self.cfg.residual:
             sel = sel + context_mean(content, is_fill, padding)[select]
         out[select] = sel
         return out
+
+    def context_readout(self, h: torch.Tensor, content: torch.Tensor, visible: torch.Tensor,
+                        select: torch.Tensor) -> torch.Tensor:
+        """Attention of each selected position over its sequence's visible items: sum_j a_j v_j, [M, dim]."""
+        b, s = select.nonzero(as_tuple=True)
+        q = self.query(h[b, s])                                       # [M, d]
+        k = self.key(h)[b]                                            # [M, S, d]
+        scores = (k @ q[:, :, None]).squeeze(-1) / math.sqrt(q.shape[1])
+        scores = scores.masked_fill(~visible[b], -math.inf)
+        att = torch.softmax(scores, -1).nan_to_num(0.0)               # a sequence with no visible item: zeros
+        return (att[:, None, :] @ content[b]).squeeze(1)
 
     def item_keys(self) -> torch.Tensor:
         """Keys of the catalogue head: every real item through the input adapter (+ id embedding)."""
