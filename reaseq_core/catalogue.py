@@ -209,10 +209,11 @@ _ENTRIES = [
              "and per-version aggregates (valid share, attempts, grounding, generic keywords, tokens, latency)",
              keys={"agent": str, "versions": list, "items": list, "rows": list, "summary": dict, "config": dict}),
     Artifact("grounding_table", "knowledge", "grounding_table.json", "json", _KNOWLEDGE_REPORT,
-             "result table: grounding rate of knowledge entries per category and setup",
+             "result table: per agent setup, the shares of knowledge entries the item's data supports and "
+             "contradicts, on all items and on the items both setups answered",
              keys=_TABLE_KEYS, committed=True),
     Artifact("grounding_classes", "knowledge", "grounding_classes.json", "json",
-             "python reaseq_core/knowledge/grounding_cli.py --dataset {dataset}",
+             "reaseq knowledge grounding --dataset {dataset}",
              "result table: shares of supported / beyond / contradicted knowledge entries per setup and category, "
              "and entries cut mid-sentence", keys=_TABLE_KEYS, committed=True),
     # representation

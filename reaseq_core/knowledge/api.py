@@ -15,7 +15,7 @@ from ..llm.factory import make_backend as _make_backend
 from ..store import ArtifactStore
 from . import agents, inputs
 from .pipeline import call_cache
-from .templates import AGENTS, load_template as _load_template, placeholders, template_hash
+from .templates import AGENTS, load_template as _load_template
 
 
 def list_agents() -> list[str]:
@@ -28,15 +28,10 @@ def load_template(agent: str) -> str:
 
 def save_template_version(dataset: str, agent: str, text: str, store: ArtifactStore | None = None) -> str:
     """Store an edited template; returns its sha12. Refuses a template whose placeholders differ from the
-    shipped one (the agent could not fill it)."""
-    store = store or ArtifactStore()
-    want, got = placeholders(_load_template(agent)), placeholders(text)
-    if want != got:
-        raise ReaSeqError(f"template for '{agent}': placeholders {sorted(got)} differ from the expected {sorted(want)}")
-    sha12 = template_hash(text)[:12]
-    store.write(dataset, cat.PROMPT_VERSION, text, {"agent": agent, "template_sha256": template_hash(text)},
-                agent=agent, sha12=sha12)
-    return sha12
+    shipped one (the agent could not fill it). The same as promotion.save_version (saving the same text again
+    keeps the stored file)."""
+    from .promotion import save_version
+    return save_version(store or ArtifactStore(), dataset, agent, text)
 
 
 def make_backend(kind: str = "embedded", base_url: str | None = None, model: str | None = None,

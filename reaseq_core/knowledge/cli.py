@@ -4,6 +4,7 @@
         --single-agent-limit 200 --single-agent-every 2 --single-agent-attempts 1   resumable; safe to kill
     reaseq knowledge show --dataset beauty --item B000...   one item's knowledge, both setups
     reaseq knowledge calls --dataset beauty --tail 3        the last calls of the call log
+    reaseq knowledge grounding --dataset beauty             supported / beyond / contradicted shares (no LLM)
     reaseq knowledge experiment --dataset beauty --agent item_knowledge --version SHA12 --n 20
                                                             two template versions on a stratified sample
     reaseq knowledge promote --dataset beauty --agent item_knowledge --version SHA12 --who NAME
@@ -58,18 +59,25 @@ def _build(args) -> int:
 
 
 def _show(args) -> int:
+    from ..data import load_dataset
+    from .report import regrounded
     store = ArtifactStore(args.home)
     df = store.read(args.dataset, cat.ITEM_KNOWLEDGE)
     rows = df[df["item_id"] == args.item]
     if rows.empty:
         raise ReaSeqError(f"no knowledge for item '{args.item}' in dataset '{args.dataset}'")
+    # today's meaning of grounding whatever the row's age: every entry re-classified against the item's fields
+    rows = regrounded(rows, load_dataset(args.dataset, store).items)
     for r in rows.to_dict("records"):
-        print(f"== {r['item_id']} [{r['setup']}] status={r['status']} grounding={r['grounding_rate']}")
-        if r["failure_reason"]:
+        counts = " ".join(f"{c}={r[c]}" for c in ("supported", "beyond", "contradicted"))
+        rate = "n/a" if r["grounding_rate"] != r["grounding_rate"] else f"{r['grounding_rate']:.2f}"
+        print(f"== {r['item_id']} [{r['setup']}] status={r['status']} supported share={rate} ({counts})")
+        if isinstance(r["failure_reason"], str) and r["failure_reason"]:      # NaN / None on ok rows
             print(f"   failed: {r['failure_reason']}")
         for persp in ("user_demand", "product_attribute"):
             for e in json.loads(r[persp] or "[]"):
-                mark = "" if e.get("grounded") else "  [UNSUPPORTED: " + e.get("grounding_note", "") + "]"
+                cls = e.get("grounding", "")
+                mark = "" if cls == "supported" else f"  [{cls.upper()}: {e.get('grounding_note', '')}]"
                 print(f"   {persp[:4]} {e['dimension']:<16} {e['analysis']} | {', '.join(e['keywords'])} "
                       f"| evidence: {e['evidence']}{mark}")
     return 0
@@ -252,3 +260,5 @@ def register(sub) -> None:
     pr.add_argument("--who", default=None, help="who promotes (default: the login name)")
     pr.add_argument("--note", default=None)
     pr.set_defaults(func=_promote)
+    from . import grounding_cli           # `reaseq knowledge grounding`: supported / beyond / contradicted shares
+    grounding_cli.add_parser(s)

@@ -137,6 +137,7 @@ class KnowledgeBuild:
     def __init__(self, ds, store: ArtifactStore, backend, config: BuildConfig, *, progress: bool = True,
                  should_stop: Callable[[], bool] | None = None, on_item: Callable[[int, int], None] | None = None):
         self.ds = inputs.without_constant_attributes(ds)
+        self.items = ds.items          # all fields, as every grounding reader classifies against (the summary)
         self.store, self.backend, self.cfg = store, backend, config
         templates = promotion.build_templates(store, ds.name)     # promoted versions, else the shipped files
         self.template_hashes = {a: template_hash(t) for a, t in templates.items()}
@@ -204,7 +205,9 @@ class KnowledgeBuild:
         self.store.write(self.ds.name, cat.TAXONOMY, self.taxonomy, prov)
         from .summary import knowledge_summary
         totals = self.ds.items["primary_category"].value_counts().to_dict()
-        self.store.write(self.ds.name, cat.KNOWLEDGE_SUMMARY, knowledge_summary(df, self.cache.path, totals), prov)
+        # every entry re-classified with today's grounding rules, as `python -m reaseq_core.knowledge.summary` does
+        summary = knowledge_summary(df, self.cache.path, totals, items=self.items)
+        self.store.write(self.ds.name, cat.KNOWLEDGE_SUMMARY, summary, prov)
 
     # ---- layers ----------------------------------------------------------------------------------
     def category_taxonomy(self, category: str) -> dict:
@@ -364,6 +367,8 @@ class KnowledgeBuild:
             pending = deque((r, ex.submit(fn, r)) for r in itertools.islice(it, conc))
             while pending:
                 r, fut = pending.popleft()
+                if fut.cancelled():           # a stop cancelled it before a worker took it: it never ran
+                    continue
                 try:
                     result = fut.result()
                 except BaseException:

@@ -23,6 +23,7 @@ paper's own figures) live in report.py.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -341,13 +342,49 @@ def build_tables(dataset, store: ArtifactStore | None = None, item_subset: set[s
             "item_subset": len(item_subset) if item_subset is not None else None}
     write_table(store, cat.TABLE1_HR, t1, prov, run=run)
     write_table(store, cat.TABLE2_SMHR, t2, prov, run=run)
-    fig7 = None
-    if knowledge is not None:
-        fig7 = figure7_examples(dataset, knowledge, knowledge_where(store, dataset.name), item_subset)
-        store.write(dataset.name, cat.FIGURE7_EXAMPLES, fig7,
-                    {"knowledge_created": knowledge_created, "items": fig7["items"]}, run=run)
+    fig7 = write_figure7(dataset, store, item_subset, run, knowledge=knowledge) if knowledge is not None else None
     return {"table1": t1, "table2": t2, "figure7": fig7, "counts": counts, "knowledge": info,
             "product_lines": lines.summary()}
+
+
+def write_figure7(dataset, store: ArtifactStore, item_subset: set[str] | None = None, run: str | None = None,
+                  knowledge: pd.DataFrame | None = None, note: str | None = None) -> dict:
+    """Compute and write the Figure 7 examples alone (no encoder, no retrieval: seconds). `build_tables` calls it;
+    on its own it refreshes the examples after the grounding rules change. `note` goes into the provenance."""
+    if knowledge is None:
+        knowledge = read_knowledge(store, dataset.name)
+    fig7 = figure7_examples(dataset, knowledge, knowledge_where(store, dataset.name), item_subset)
+    prov = {"knowledge_created": store.provenance(dataset.name, cat.ITEM_KNOWLEDGE).get("created"),
+            "items": fig7["items"]}
+    if note:
+        prov["recomputed"] = note
+    store.write(dataset.name, cat.FIGURE7_EXAMPLES, fig7, prov, run=run)
+    return fig7
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m reaseq_core.representation.tables --dataset beauty --figure7-only`: rewrite the full run's
+    Figure 7 examples from the stored knowledge (re-classified with today's grounding rules); Tables 1-2 are
+    left as they are (`reaseq represent tables` recomputes everything)."""
+    import argparse
+
+    from ..data import load_dataset
+    p = argparse.ArgumentParser(prog="python -m reaseq_core.representation.tables")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--figure7-only", action="store_true", required=True,
+                   help="the only mode: rewrite figure7_examples (the full run), nothing else")
+    p.add_argument("--home", default=None, help="artifact root (default: $REASEQ_HOME or data/artifacts)")
+    args = p.parse_args(argv)
+    store = ArtifactStore(args.home)
+    fig7 = write_figure7(load_dataset(args.dataset, store), store,
+                         note="figure7 only, from the stored knowledge with today's grounding rules "
+                              "(python -m reaseq_core.representation.tables --figure7-only)")
+    print(json.dumps({"items": fig7["items"], "summary_means": fig7["summary_means"]}, indent=2))
+    print(f"-> {store.path(args.dataset, cat.FIGURE7_EXAMPLES)}")
+
+
+if __name__ == "__main__":
+    main()
 
 
 def table_frame(table: ResultTable) -> pd.DataFrame:
