@@ -94,3 +94,18 @@ def test_stop_with_items_queued_but_not_started(beauty, tmp_path, monkeypatch):
                           on_item=lambda i, n: done.append(i), should_stop=lambda: len(done) >= 2)
     assert out["stopped"] and 2 <= out["items_processed"] < 8
     assert len(store.read("beauty", cat.ITEM_KNOWLEDGE)) == out["items_processed"]
+
+
+def test_shipped_figure7_examples_are_todays_classification(committed_store):
+    """The shipped Figure-7 examples carry today's classes: every entry has one, and the mean supported share of
+    each setup is the paired row of the shipped grounding table (the same 115 items, re-classified)."""
+    fig = committed_store.read("beauty", cat.FIGURE7_EXAMPLES)
+    table = committed_store.read("beauty", cat.GROUNDING_TABLE)
+    for setup in ("multi_agent", "single_agent"):
+        paired = next(r for r in table["rows"] if r["setup"] == setup and r["items"].startswith("paired"))
+        assert fig["items"] == paired["n_items"]
+        assert abs(fig["summary_means"][setup]["grounding_rate"] - paired["mean_item_grounding_rate"]) < 1e-9
+        entries = [e for ex in fig["examples"] for p in ("user_demand", "product_attribute") for e in ex[setup][p]]
+        assert entries and all(e["grounding"] in gr.CLASSES for e in entries)
+        assert all(e["grounded"] == (e["grounding"] == gr.SUPPORTED) for e in entries)
+    assert "re-classified" in fig["note"]
