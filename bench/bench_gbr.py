@@ -6,6 +6,8 @@ throughput (sequences/s) and fill inference speed (fills/s).
 - LLaDA training: `--steps` steps of the CD / InfoNCE model at batch size 256 on real GBR sequences
   (after 3 warm-up steps), torch 1 thread.
 - Fill inference: the trained GBR-C-0 checkpoint over every GBR user's sequence.
+- Training time per seed (median over seeds, per Table 5 model, with early stopping) and the whole
+  `reaseq gbr run` wall time per step, as the last run recorded them (table5_runs, run_timings).
 Needs `reaseq gbr run` (or `reaseq gbr sasrec / locate / table5`) first.
 
     python bench/bench_gbr.py [--dataset beauty] [--steps 20]
@@ -63,6 +65,21 @@ def main() -> None:
     fl = infer_fills(llada, inf)
     dt = time.perf_counter() - t0
     rows.append((f"fill inference (GBR-C-0, {len(inf):,} sequences)", len(fl["row"]) / dt, "fills/s", dt))
+
+    # recorded by the last full run: LLaDA training seconds per seed, and the stage's wall time per step
+    runs = ctx.read(cat.TABLE5_RUNS)
+    for m in dict.fromkeys(r["model"] for r in runs if r.get("train_seconds")):
+        secs = [float(r["train_seconds"]) for r in runs if r["model"] == m]
+        epochs = [int(r.get("epochs_run", 0)) for r in runs if r["model"] == m]
+        rows.append((f"LLaDA training per seed, {m} (median of {len(secs)}, {np.median(epochs):.0f} epochs, recorded)",
+                     float(np.median(secs)) / 60, "min/seed", float(np.median(secs))))
+    sm = ctx.read(cat.SASREC_METRICS)
+    rows.append((f"SASRec training ({sm['epochs']} epochs, recorded)", float(sm["train_seconds"]) / 60, "min",
+                 float(sm["train_seconds"])))
+    if ctx.store.exists(args.dataset, cat.RUN_TIMINGS):
+        t = ctx.read(cat.RUN_TIMINGS)
+        for step, secs in t.items():
+            rows.append((f"reaseq gbr {step} (recorded wall time)", float(secs) / 60, "min", float(secs)))
 
     print(f"{'what':70s} {'rate':>10s} {'unit':12s} {'seconds':>8s}")
     for what, rate, unit, secs in rows:

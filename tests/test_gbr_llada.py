@@ -101,3 +101,77 @@ def test_short_real_training_beats_in_batch_chance():
     assert ev["samples_mask"] >= 4 * 128
     assert ev["acc_mask"] >= 3 / 128, ev
     assert ev["acc_mask"] > untrained["acc_mask"] and ev["ppl_mask"] < untrained["ppl_mask"], (ev, untrained)
+
+
+def _toy_model(head="linear", **kw):
+    torch.manual_seed(0)
+    vecs = np.random.default_rng(0).normal(size=(10, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    return TinyLLaDA(vecs, LLaDAConfig(d_model=32, n_heads=4, n_layers=2, dropout=0.0, head=head, **kw)).eval()
+
+
+def test_context_head_starts_as_the_context_mean_and_stays_among_real_items():
+    from reaseq_core.gbr.llada import reference_prediction
+    model = _toy_model("context")
+    kinds = _kinds()
+    tokens = torch.tensor([[5, 6, 0, 7, 0, 0], [1, 2, 3, 4, 5, 0], [8, 0, 0, 0, 0, 0]])
+    mask, _ = dynamic_mask(kinds, torch.Generator().manual_seed(0), t=torch.ones(3))
+    inp, is_fill, padding = model_inputs(tokens, kinds, mask)
+    sel = mask | (kinds == FILL)
+    out = model(inp, is_fill, padding, select=sel)
+    ref = reference_prediction("context_mean", model.item_table, inp, is_fill, padding)
+    assert torch.allclose(out[sel], ref[sel], atol=1e-6)     # zero query: uniform attention over visible items
+    # after any change of the query, the output is still a convex combination of the visible items
+    with torch.no_grad():
+        model.query.weight.normal_()
+    out = model(inp, is_fill, padding, select=sel)
+    for b, s in sel.nonzero().tolist():
+        visible = model.item_table[inp[b][~is_fill[b] & ~padding[b]]]
+        w = torch.linalg.lstsq(visible.T, out[b, s][:, None]).solution.squeeze(1)
+        assert torch.allclose(visible.T @ w, out[b, s], atol=1e-4)
+        assert w.min() > -1e-3 and w.sum().item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_previous_item_reference_takes_the_closest_visible_item_before():
+    from reaseq_core.gbr.llada import reference_prediction
+    model = _toy_model()
+    kinds = torch.tensor([[ITEM, LABELED, FILL, LABELED, ITEM, PAD]])
+    tokens = torch.tensor([[5, 6, 0, 7, 8, 0]])
+    mask = kinds == LABELED
+    inp, is_fill, padding = model_inputs(tokens, kinds, mask)
+    pred = reference_prediction("previous_item", model.item_table, inp, is_fill, padding)
+    t = model.item_table
+    assert torch.equal(pred[0, 1], t[5]) and torch.equal(pred[0, 3], t[5]) and torch.equal(pred[0, 4], t[5])
+    kinds2 = torch.tensor([[LABELED, ITEM, PAD]])
+    inp2, f2, p2 = model_inputs(torch.tensor([[3, 4, 0]]), kinds2, kinds2 == LABELED)
+    # nothing visible before the first position: the next visible item
+    assert torch.equal(reference_prediction("previous_item", t, inp2, f2, p2)[0, 0], t[4])
+
+
+def test_prefix_fills_see_only_their_prefix():
+    """Table 6 without the leak: a fill inferred for the prefix of c items equals the model run on that prefix
+    alone, and a fill after the c-th item is not part of that prefix."""
+    from reaseq_core.gbr.labels import Corpus
+    from reaseq_core.gbr.llada import infer_prefix_fills
+    model = _toy_model()
+    kinds = np.array([[ITEM, FILL, ITEM, ITEM, FILL, ITEM, PAD]], dtype=np.int8)
+    tokens = np.array([[1, 0, 2, 3, 0, 4, 0]])
+    corpus = Corpus(np.array(["u"]), tokens, kinds, np.full(kinds.shape, -1, np.int32))
+    pf = infer_prefix_fills(model, corpus)
+    # prefixes of 2, 3 items hold the first fill; of 4 items both fills
+    assert sorted(zip(pf["cut"].tolist(), pf["position"].tolist())) == [(2, 1), (3, 1), (4, 1), (4, 4)]
+    for c, end in ((2, 3), (3, 4), (4, 6)):
+        tk, kd = torch.from_numpy(tokens[:, :end]), torch.from_numpy(kinds[:, :end]).long()
+        fill = kd == FILL
+        alone = model(*model_inputs(tk, kd, torch.zeros_like(fill)), select=fill)
+        for n in np.nonzero(pf["cut"] == c)[0]:
+            np.testing.assert_allclose(pf["vectors"][n], alone[0, pf["position"][n]].detach().numpy(), atol=1e-5)
+
+
+def test_strip_fills_keeps_items_in_order():
+    from reaseq_core.gbr.labels import Corpus, strip_fills
+    kinds = np.array([[ITEM, FILL, LABELED, PAD], [FILL, ITEM, ITEM, FILL]], dtype=np.int8)
+    tokens = np.array([[4, 0, 5, 0], [0, 6, 7, 0]])
+    bare = strip_fills(Corpus(np.array(["a", "b"]), tokens, kinds, np.full(kinds.shape, -1, np.int32)))
+    assert bare.tokens.tolist() == [[4, 5], [6, 7]]
+    assert bare.kinds.tolist() == [[ITEM, LABELED], [ITEM, ITEM]]

@@ -117,3 +117,20 @@ def test_din_real_short_run_beats_random(beauty, tmp_store):
     assert r["mean"]["overall"]["auc"] > 0.55, r["summary"]
     assert r["mean"]["overall"]["gauc"] > 0.55, r["summary"]
     assert set(r["per_seed"][0]) >= {"overall", "hot", "cold", "best_epoch", "wall_s"}
+
+
+def test_per_sample_extra_history_reaches_only_its_sample():
+    """Extras keyed by (user, position): only that sample (its positive and its negatives) gets them."""
+    ds = tiny_dataset()
+    ids = ds.items["item_id"].to_numpy()
+    extra = {("u1", 3): unit_vectors(1, 8, seed=1), ("u1", 5): unit_vectors(2, 8, seed=2)}
+    data = build_ctr_data(ds, ids, unit_vectors(len(ids), 8), neg_ratio=1, max_len=3, extra_history=extra)
+    s = data.samples
+    assert data.n_extra == 2
+    at3 = ((s["user_id"] == "u1") & (s["position"] == 3)).to_numpy()
+    at5 = ((s["user_id"] == "u1") & (s["position"] == 5)).to_numpy()
+    assert (data.history[at3, 3] > len(ids)).all() and (data.history[at3, 4] == 0).all()
+    assert (data.history[at5, 3:] > len(ids)).all()
+    assert (data.history[~(at3 | at5), 3:] == 0).all()
+    np.testing.assert_allclose(data.table[data.history[at5, 3:][0]], extra[("u1", 5)])
+    assert data.protocol["extra_history"]["samples_with_extra"] == int(at3.sum() + at5.sum())

@@ -162,7 +162,9 @@ def table5_protocol(cfg: "GBRConfig", n_users: int, tau_coh: float, dim: int) ->
             f"sequence = leave-one-out training part, last {loc.max_len} events. Location: TD gap > "
             f"{loc.tau_time_days:g} days, CD second-level category change, model filter SASRec rank > "
             f"{loc.rank_threshold}; labels P_L: Delta p > {tau_coh:g}. LLaDA trained on "
-            f"{1 - cfg.eval_fraction:.0%} of users, {stop}; scored on the other {cfg.eval_fraction:.0%}: every "
+            + (f"{1 - cfg.eval_fraction:.0%} of the GBR users" if cfg.train_users == "gbr" else
+               "every located user except the held-out GBR users")
+            + f", {stop}; scored on the other {cfg.eval_fraction:.0%} of the GBR users: every "
             f"P_L position masked (t = 1), K = batch size - 1 = {llada.batch_size - 1} in-batch negatives, "
             f"cosine / {llada.temperature} logits; IB-PPL/IB-ACC = mean over samples. Item space: "
             f"{cfg.item_space} vectors ({dim}-d). Chance IB-ACC = 1/{llada.batch_size}. References on the same "
@@ -195,6 +197,8 @@ def table5_deviations(cfg: "GBRConfig", dim: int) -> list[str]:
         f"lr {llada.lr} instead of 0.0075 (smaller batch)",
         f"input {dim}-d {cfg.item_space} vectors through a linear adapter (the paper's input/output are 128-d)",
         f"design choices measured on this data (see the GBR findings): {_design(llada)}",
+        *(["LLaDA trains on every located user's sequence except the held-out ones (the paper trains on its GBR "
+           "users); the held-out evaluation sequences are the same GBR users"] if cfg.train_users == "all" else []),
         "Amazon Beauty (day-resolution timestamps, second-level category) instead of Taobao logs",
         "evaluation masks every P_L position (t = 1) on held-out users; the paper does not state its "
         "evaluation masking"]
