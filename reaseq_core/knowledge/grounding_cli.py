@@ -1,20 +1,11 @@
 """`reaseq knowledge grounding --dataset beauty`: classify every stored knowledge entry as supported / beyond
 the data / contradicted (grounding.py), print the shares per setup and category, count the analyses that stop
-mid-sentence, and write the result table `grounding_classes` (no LLM call: it reads the artifacts).
-
-Until `grounding_cli.add_parser(s)` is called in reaseq_core/knowledge/cli.py's `register`, run it as
-`python reaseq_core/knowledge/grounding_cli.py --dataset beauty` (the catalogue's producing command)."""
+mid-sentence, and write the result table `grounding_classes` (no LLM call: it reads the artifacts)."""
 from __future__ import annotations
 
-if __package__ in (None, ""):                 # run as a file: import the package from the repository root
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "reaseq_core.knowledge"
-
-from .. import catalogue as cat  # noqa: E402
-from ..errors import ReaSeqError  # noqa: E402
-from ..store import ArtifactStore  # noqa: E402
+from .. import catalogue as cat
+from ..errors import ReaSeqError
+from ..store import ArtifactStore
 
 
 def run(args) -> int:
@@ -48,18 +39,3 @@ def add_parser(sub) -> None:
     g.add_argument("--run", default=None, help="write the table as this named run (default: the full run)")
     g.add_argument("--no-write", action="store_true", help="print only")
     g.set_defaults(func=run)
-
-
-def main(argv=None) -> int:
-    """`python reaseq_core/knowledge/grounding_cli.py --dataset beauty` until the subcommand is registered."""
-    import argparse
-    p = argparse.ArgumentParser(prog="reaseq knowledge")
-    p.add_argument("--home", default=None)
-    s = p.add_subparsers(dest="cmd", required=True)
-    add_parser(s)
-    args = p.parse_args(["grounding", *(argv if argv is not None else __import__("sys").argv[1:])])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
