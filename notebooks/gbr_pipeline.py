@@ -18,9 +18,12 @@
 # 2. **Beyond-log location** (3.1): rule stage TD / CD / TDUCD, then SASRec rank > N.
 # 3. **Labels** (3.2.1): Delta p_t > tau_coh gives P_L; flagged gaps get [FILL] (P_U).
 # 4. **Table 5**: a tiny LLaDA (d = 128, 4 layers, 8 heads) per location variant and loss, 3 seeds,
-#    IB-PPL / IB-ACC on [MASK] and [FILL] tokens of held-out users.
+#    early stopping on a validation split, IB-PPL / IB-ACC on [MASK] and [FILL] tokens of held-out users,
+#    beside references on the same batches (context mean, previous item, most popular item, a masked
+#    item model without fills); learning curves and where predictions land among real items.
 # 5. **Figure 6**: fills, their nearest real items (exact cosine) and their context, for the app.
-# 6. **Table 6**: DIN CTR with item vectors only, Base vs Base + fills appended.
+# 6. **Table 6**: DIN CTR with item vectors only, every user, Base vs Base + the fills inferred from the
+#    events before each sample only (no leak); paired differences over 3 seeds.
 #
 # With `REASEQ_SMALL=1` the same code runs on a 2,000-user slice with tiny training and writes under
 # `gbr/small/` (never over the full results).
@@ -68,7 +71,31 @@ for v, s in loc_summary["variants"].items():
 t = time.time()
 runs, _ = pipeline.run_table5(ctx, loc)
 timings["table5"] = time.time() - t
-print(read_table(ctx.store, cfg.dataset, cat.TABLE5, run=ctx.run).to_markdown())
+t5 = read_table(ctx.store, cfg.dataset, cat.TABLE5, run=ctx.run)
+print(t5.to_markdown())
+
+# %% [markdown]
+# Learning curves (validation IB-ACC[MASK] per epoch; each run keeps its best epoch) and SASRec's curve.
+
+# %%
+from reaseq_core import report as report_mod  # noqa: E402
+
+if cfg.small:
+    print("small run: the curves are shown for the full run's artifacts only")
+else:
+    for curve in report_mod.learning_curves(ctx.store, cfg.dataset, t5):
+        print(curve.title, "-", curve.skipped or curve.caption)
+        if curve.figure is not None:
+            curve.figure.show()
+
+# %% [markdown]
+# Where do predictions land? Median cosine between a prediction and its nearest real item, beside the same
+# figure for the real items behind the [MASK]s (their nearest other item).
+
+# %%
+for r in t5.rows:
+    print(f"{r['model']:38s} fill {r['nearest_item_cos_fill']:.3f}  mask {r['nearest_item_cos_mask']:.3f}  "
+          f"truth {r['nearest_item_cos_truth']:.3f}")
 
 # %% [markdown]
 # ## Figure 6: fills and their nearest real items
