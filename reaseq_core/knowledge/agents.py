@@ -17,6 +17,7 @@ from ..llm.structured import LABEL_RETRY, call_structured
 from . import inputs, schemas
 from ..llm.structured import InvalidOutput
 from .grounding import contradicted_entries, ground_knowledge
+from .lines import KnowledgeLines
 from .templates import load_template, render
 
 MAX_TOKENS = {"demand_taxonomy": 450, "attribute_taxonomy": 450, "dimension_refinement": 650,
@@ -48,6 +49,9 @@ class AgentContext:
     # caps cut most long analyses, and a rule every retry breaks would fail the item rather than fix it.
     reject_unfinished_text: bool = False
     templates: dict[str, str] = field(default_factory=dict)   # agent -> template text (prompt-lab overrides)
+    # Layer 3's answer: "json" (one JSON object, schema grammar) or "lines" (one line per dimension, lines.py;
+    # with the embedded backend its labels and separators are inserted and several items decode in parallel)
+    layer3_output: str = "json"
 
     def template(self, agent: str) -> str:
         if agent not in self.templates:
@@ -185,12 +189,16 @@ def item_knowledge_agent(ctx: AgentContext, item: dict, category_context: str, d
     prompt = render(agent, ctx.template(agent), field_names=field_names, category_path=category_context,
                     demand_dimensions=", ".join(demand_dims), attribute_dimensions=", ".join(attribute_dims),
                     item=inputs.render_item(fields))
+    lines = ctx.layer3_output == "lines"
+    if ctx.layer3_output not in ("json", "lines"):
+        raise ValueError(f"layer3_output must be 'json' or 'lines', not {ctx.layer3_output!r}")
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=str(item["item_id"]), messages=_messages(prompt),
                           schema_model=schemas.ItemKnowledgeAnswer,
                           json_schema=schemas.knowledge_schema(demand_dims, attribute_dims),
                           max_tokens=MAX_TOKENS[agent], max_attempts=ctx.max_attempts,
                           check=knowledge_check(schemas.make_knowledge_check(demand_dims, attribute_dims), fields,
-                                                ctx.reject_unfinished_text), use_grammar=ctx.use_grammar)
+                                                ctx.reject_unfinished_text), use_grammar=ctx.use_grammar,
+                          text_format=KnowledgeLines(demand_dims, attribute_dims) if lines else None)
     return _knowledge_row(res, fields)
 
 

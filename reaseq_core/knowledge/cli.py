@@ -41,16 +41,20 @@ def _build(args) -> int:
             cats = sorted(set(stale["primary_category"].dropna()))
     if ids and not cats:
         cats = sorted(set(ds.items.loc[ds.items["item_id"].isin(ids), "primary_category"].dropna()))
-    if not cats:
+    if not cats and not args.all_categories:
         raise ReaSeqError("choose what to build: --category NAME (repeatable) and/or --items ID,ID")
+    if args.all_categories:
+        cats = list(dict.fromkeys(cats + sorted(set(ds.items["primary_category"].dropna()))))
     backend = make_backend(args.backend, base_url=args.base_url, model=args.model, api_key=args.api_key,
                            n_threads=args.n_threads, max_concurrency=args.concurrency,
-                           retry_budget_s=args.retry_budget_s)
+                           retry_budget_s=args.retry_budget_s, slots=args.slots)
     cfg = BuildConfig(categories=cats, item_ids=ids, limit=args.limit, single_agent_limit=args.single_agent_limit,
                       single_agent_every=args.single_agent_every, write_every=args.write_every,
                       max_attempts=args.max_attempts, single_agent_attempts=args.single_agent_attempts,
                       use_grammar=not args.no_grammar, order=args.order, rebuild_taxonomy=args.rebuild_taxonomy,
-                      rebuild_template=args.rebuild_template)
+                      rebuild_template=args.rebuild_template, top_items=args.top_items,
+                      min_sub_items=args.min_sub_items, taxonomy_only=args.taxonomy_only,
+                      layer3_output=args.layer3_output)
     if args.rebuild_template == "single_agent":      # every stale single-agent item gets the baseline again
         cfg.single_agent_every, cfg.single_agent_limit = 1, max(cfg.single_agent_limit, 10**9)
     out = build_knowledge(ds, store, backend, cfg, progress=not args.no_progress)
@@ -188,6 +192,17 @@ def register(sub) -> None:
     b.add_argument("--category", action="append", help="primary category (repeatable)")
     b.add_argument("--then-category", action="append", help="further categories, processed after --category")
     b.add_argument("--items", default=None, help="comma-separated item ids (restricts the selection)")
+    b.add_argument("--all-categories", action="store_true", help="every primary category of the dataset")
+    b.add_argument("--top-items", type=int, default=None,
+                   help="only the N most-interacted items of the dataset, across categories (coverage of behaviour)")
+    b.add_argument("--min-sub-items", type=int, default=1,
+                   help="only subcategories with at least this many selected items (the others wait)")
+    b.add_argument("--taxonomy-only", action="store_true", help="Layers 1-2 only, no item knowledge")
+    b.add_argument("--layer3-output", default="json", choices=["json", "lines"],
+                   help="Layer 3's answer: one JSON object (default) or one line per dimension (fewer tokens; with "
+                        "the embedded backend labels and separators are inserted and --slots items decode together)")
+    b.add_argument("--slots", type=int, default=1,
+                   help="embedded backend: sequences decoded in parallel for --layer3-output lines (e.g. 4)")
     b.add_argument("--limit", type=int, default=None, help="at most this many items per category")
     b.add_argument("--order", default="popular", choices=["popular", "id"],
                    help="inside a subcategory: most-interacted items first (default) or by item id")

@@ -46,7 +46,7 @@ from ..llm.backend import BackendUnavailable
 from ..llm.cache import CallCache
 from ..store import ArtifactStore
 from . import agents, inputs, promotion, schemas
-from .templates import template_hash
+from .templates import load_variant, template_hash
 
 ROW_COLUMNS = list(cat.ITEM_KNOWLEDGE.columns)     # the catalogue declares the row shape, in file order
 PERSPECTIVES = ("demand", "attribute")
@@ -70,6 +70,10 @@ class BuildConfig:
     order: str = "popular"                   # within a subcategory: "popular" (most interactions first) or "id"
     rebuild_taxonomy: bool = False           # ask Layers 1-2 again even where an ok taxonomy is stored
     rebuild_template: str | None = None      # only the items whose row of this agent came from another template
+    top_items: int | None = None             # only the N most-interacted items of the dataset (all categories)
+    min_sub_items: int = 1                   # only subcategories with at least this many selected items
+    taxonomy_only: bool = False              # Layers 1-2 for the selection's subcategories, no item knowledge
+    layer3_output: str = "json"              # Layer 3's answer: "json" or "lines" (lines.py; parallel slots)
 
 
 class TemplateCallCache(CallCache):
@@ -142,9 +146,14 @@ class KnowledgeBuild:
         templates = promotion.build_templates(store, ds.name)     # promoted versions, else the shipped files
         self.template_hashes = {a: template_hash(t) for a, t in templates.items()}
         self.cache = call_cache(store, ds.name, self.template_hashes)
+        if config.layer3_output != "json":       # the agent's template for that answer format
+            templates["item_knowledge"] = load_variant("item_knowledge", config.layer3_output)
+            self.template_hashes = {a: template_hash(t) for a, t in templates.items()}
+            self.cache = call_cache(store, ds.name, self.template_hashes)
         self.ctx = agents.AgentContext(backend, self.cache, max_attempts=config.max_attempts,
                                        single_agent_attempts=config.single_agent_attempts,
-                                       use_grammar=config.use_grammar, templates=dict(templates))
+                                       use_grammar=config.use_grammar, templates=dict(templates),
+                                       layer3_output=config.layer3_output)
         if config.rebuild_template is not None and config.rebuild_template not in promotion.SETUP_OF_AGENT:
             raise ReaSeqError(f"--rebuild-template works on the item-level agents "
                               f"({', '.join(promotion.SETUP_OF_AGENT)}), not '{config.rebuild_template}'; "
@@ -169,7 +178,15 @@ class KnowledgeBuild:
             current = self.template_hashes[self.cfg.rebuild_template]
             stale = {iid for (iid, s), r in self.rows.items() if s == setup and str(r.get("template_hash")) != current}
             items = items[items["item_id"].isin(stale)]
+        if self.cfg.top_items is not None:
+            top = self.ds.interactions["item_id"].value_counts().index[: self.cfg.top_items]
+            items = items[items["item_id"].isin(set(top))]
+        if items.empty:
+            return items.assign(_sub=pd.Series(dtype=object))
         items = items.assign(_sub=items.apply(lambda r: inputs.subcategory_of(r, category), axis=1))
+        if self.cfg.min_sub_items > 1:            # small subcategories wait (each costs two Layer-2 calls)
+            n = items["_sub"].value_counts()
+            items = items[items["_sub"].map(n) >= self.cfg.min_sub_items]
         # biggest subcategories first; items grouped by subcategory for prefix reuse; inside a subcategory the
         # most-interacted items first (partial coverage then reaches the most behaviour), ties by id
         if self.cfg.order not in ("popular", "id"):
@@ -314,6 +331,8 @@ class KnowledgeBuild:
                 bar.set_description(f"{category}: refine {sub[:20]}")
                 subs[sub] = self.subcategory_taxonomy(category, sub)
             self.write()
+            if self.cfg.taxonomy_only:
+                continue
             chunk_sa: list[tuple[dict, str]] = []
 
             def layer3(item: dict, subs=subs, category=category) -> dict:

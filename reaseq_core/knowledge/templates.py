@@ -24,6 +24,20 @@ AGENTS = {
 }
 
 
+# Variants of an agent's template for another answer format: (agent, format) -> file stem
+VARIANTS = {("item_knowledge", "lines"): "item_knowledge_lines"}
+
+
+def load_variant(agent: str, fmt: str) -> str:
+    """The shipped template of `agent` for answer format `fmt` ("json" is the agent's own file)."""
+    if fmt == "json":
+        return load_template(agent)
+    stem = VARIANTS.get((agent, fmt))
+    if stem is None:
+        raise ReaSeqError(f"agent '{agent}' has no template for the '{fmt}' answer format")
+    return (PROMPT_DIR / f"{stem}.txt").read_text(encoding="utf-8")
+
+
 def template_path(agent: str) -> Path:
     if agent not in AGENTS:
         raise ReaSeqError(f"unknown agent '{agent}'; agents are {', '.join(AGENTS)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -103,9 +104,10 @@ class EmbeddedBackend:
     """llama-cpp-python in-process. Loads the model lazily, on the first call that misses the cache."""
 
     name = "embedded"
+    supports_text_format = True     # line-format answers go through the slot engine (slots.py)
 
     def __init__(self, model_path: str | os.PathLike | None = None, n_threads: int | None = None, n_ctx: int = 4096,
-                 n_batch: int = 256, verbose: bool = False):
+                 n_batch: int = 256, verbose: bool = False, slots: int = 1):
         self._model_path = Path(model_path) if model_path else None
         # 2 threads on a quiet 2-core machine; on an oversubscribed one a single thread is several times faster
         # (llama.cpp's threads wait for each other at every layer), hence $REASEQ_LLM_THREADS.
@@ -115,6 +117,12 @@ class EmbeddedBackend:
         self.n_threads, self.n_ctx, self.n_batch, self.verbose = n_threads, n_ctx, n_batch, verbose
         self.fast_grammar = os.environ.get("REASEQ_LLM_FAST_GRAMMAR", "1") != "0"
         self._llm = None
+        # text-format calls (Layer 3's line format) are decoded by the slot engine, `slots` sequences in
+        # parallel; the pipeline then keeps that many items in flight. JSON calls take one at a time.
+        self.slots = max(1, int(slots))
+        self.max_concurrency = self.slots
+        self._engine = None
+        self._lock = threading.Lock()
 
     @property
     def llm(self):
@@ -138,8 +146,25 @@ class EmbeddedBackend:
         if self._llm is not None:
             self._llm.reset()
 
+    def engine(self):
+        with self._lock:
+            if self._engine is None:
+                from .slots import SlotEngine
+                self._engine = SlotEngine(self.llm, n_slots=self.slots, n_threads=self.n_threads)
+            return self._engine
+
     def complete(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0,
-                 seed: int | None = None, json_schema: dict | None = None, constraint=None) -> Completion:
+                 seed: int | None = None, json_schema: dict | None = None, constraint=None,
+                 text_format=None) -> Completion:
+        if text_format is not None:
+            return self.engine().complete(messages, text_format.program(), max_tokens=max_tokens,
+                                          temperature=temperature, seed=seed)
+        with self._lock:
+            return self._complete(messages, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                  json_schema=json_schema, constraint=constraint)
+
+    def _complete(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0,
+                  seed: int | None = None, json_schema: dict | None = None, constraint=None) -> Completion:
         llm = self.llm
         kw = {}
         if json_schema is not None:

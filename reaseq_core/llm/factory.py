@@ -9,10 +9,11 @@ RETRY_BUDGET_S = 4.0       # default total back-off while an endpoint is unreach
 
 def make_backend(kind: str = "embedded", base_url: str | None = None, model: str | None = None,
                  api_key: str | None = None, *, n_threads: int | None = None, max_concurrency: int = 1,
-                 timeout_s: float = 120.0, retry_budget_s: float = RETRY_BUDGET_S):
+                 timeout_s: float = 120.0, retry_budget_s: float = RETRY_BUDGET_S, slots: int = 1):
     if kind == "embedded":
         from .embedded import EmbeddedBackend
-        return EmbeddedBackend(model_path=model if model and model.endswith(".gguf") else None, n_threads=n_threads)
+        return EmbeddedBackend(model_path=model if model and model.endswith(".gguf") else None, n_threads=n_threads,
+                               slots=slots)
     if kind == "openai":
         from .openai_backend import OpenAIBackend
         return OpenAIBackend(base_url=base_url, model=model, api_key=api_key, max_concurrency=max_concurrency,

@@ -104,10 +104,10 @@ def validate_answer(text: str, schema_model: type[BaseModel], check: Callable[[B
     return value, err
 
 
-def _validate(text: str, schema_model, check, finish_reason: str = "stop"):
-    """(value, reason, labels that broke a rule)."""
+def _validate(text: str, schema_model, check, finish_reason: str = "stop", text_format=None):
+    """(value, reason, labels that broke a rule). `text_format` (optional) parses a non-JSON answer."""
     try:
-        obj = parse_json_tolerant(text)
+        obj = text_format.parse(text) if text_format is not None else parse_json_tolerant(text)
     except ValueError as e:
         reason = str(e)
         if finish_reason == "length":
@@ -130,10 +130,16 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
                     schema_model: type[BaseModel], json_schema: dict | None = None, max_tokens: int = 512,
                     max_attempts: int = 3, check: Callable[[BaseModel], None] | None = None,
                     use_grammar: bool = True, retry: RetryPolicy = DEFAULT_RETRY,
-                    label_constraint: Callable[[tuple[str, ...]], LabelConstraint] | None = None) -> StructuredResult:
+                    label_constraint: Callable[[tuple[str, ...]], LabelConstraint] | None = None,
+                    text_format=None) -> StructuredResult:
     """`label_constraint(avoid)` builds the attempt's label constraint; `avoid` holds the labels earlier attempts
-    were refused for. Raises BackendUnavailable (never logged) when the endpoint cannot be reached."""
-    schema = (json_schema or schema_model.model_json_schema()) if use_grammar else None
+    were refused for. Raises BackendUnavailable (never logged) when the endpoint cannot be reached.
+
+    `text_format` (optional, e.g. knowledge.lines.KnowledgeLines) asks for an answer in its own text format
+    instead of JSON: it is described in the call key, a backend that can decode in it (`supports_text_format`)
+    gets it, any other is asked in plain text, and `text_format.parse` turns the answer into the object
+    `schema_model` validates."""
+    schema = (json_schema or schema_model.model_json_schema()) if use_grammar and text_format is None else None
     res = StructuredResult(ok=False, value=None, raw="", error=None, attempts=0)
     base_messages, last_invalid, avoid = messages, None, ()
     for attempt in range(max_attempts):
@@ -141,6 +147,8 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
         if last_invalid is not None:          # (raw answer, reason) of the previous attempt
             feedback = (AVOID_FEEDBACK.format(error=last_invalid[1], avoid=", ".join(avoid)) if avoid
                         else RETRY_FEEDBACK.format(error=last_invalid[1]))
+            if text_format is not None:
+                feedback = feedback.replace("JSON object", text_format.retry_noun)
             messages = base_messages + [{"role": "assistant", "content": last_invalid[0]},
                                         {"role": "user", "content": feedback}]
             prompt_change = f"previous answer and its error appended (attempt {attempt - 1}: {last_invalid[1]})"
@@ -151,6 +159,8 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
                   "json_schema": schema}
         if constraint is not None:           # only then: the keys of calls without a constraint stay as they were
             params["label_constraint"] = constraint.describe()
+        if text_format is not None:
+            params["text_format"] = text_format.describe()
         key = call_key(backend.name, backend.model, backend.model_hash, messages, params)
         res.keys.append(key)
         res.attempts = attempt + 1
@@ -160,7 +170,7 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
             res.latency_s += float(rec.get("latency_s") or 0)
             res.completion_tokens += int(rec.get("completion_tokens") or 0)
             res.label_guard = rec.get("label_guard")
-            value, err, bad_labels = _validate(text, schema_model, check, finish)
+            value, err, bad_labels = _validate(text, schema_model, check, finish, text_format)
         else:
             res.live_calls += 1
             log = {"key": key, "agent": agent, "subject": subject, "attempt": attempt, "seed": params["seed"],
@@ -168,6 +178,8 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
                    "backend": backend.name, "model": backend.model, "model_hash": backend.model_hash,
                    "params": params, "prompt": messages_text(messages)}
             kw = {"constraint": constraint} if constraint is not None else {}
+            if text_format is not None and getattr(backend, "supports_text_format", False):
+                kw["text_format"] = text_format
             try:
                 comp = backend.complete(messages, max_tokens=max_tokens, temperature=params["temperature"],
                                         seed=params["seed"], json_schema=schema, **kw)
@@ -179,11 +191,14 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
                 res.error = f"backend error: {type(e).__name__}: {e}"
                 continue
             text, finish = comp.text, comp.finish_reason
-            value, err, bad_labels = _validate(text, schema_model, check, finish)
+            value, err, bad_labels = _validate(text, schema_model, check, finish, text_format)
             res.latency_s += comp.latency_s
             res.completion_tokens += comp.completion_tokens
             res.label_guard = comp.extra.get("label_guard") if constraint is not None else None
             extra = {"label_guard": res.label_guard} if constraint is not None else {}
+            for k in ("sampled_tokens", "forced_tokens", "prompt_tokens_reused", "parallel_slots"):
+                if k in comp.extra:
+                    extra[k] = comp.extra[k]
             cache.append({**log, "response": text, "prompt_tokens": comp.prompt_tokens,
                           "completion_tokens": comp.completion_tokens, "latency_s": round(comp.latency_s, 4),
                           "finish_reason": finish, "status": "ok" if err is None else "invalid", "error": err, **extra})
