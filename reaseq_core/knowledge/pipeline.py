@@ -187,6 +187,8 @@ class KnowledgeBuild:
         if self.cfg.min_sub_items > 1:            # small subcategories wait (each costs two Layer-2 calls)
             n = items["_sub"].value_counts()
             items = items[items["_sub"].map(n) >= self.cfg.min_sub_items]
+            if items.empty:
+                return items
         # biggest subcategories first; items grouped by subcategory for prefix reuse; inside a subcategory the
         # most-interacted items first (partial coverage then reaches the most behaviour), ties by id
         if self.cfg.order not in ("popular", "id"):
