@@ -167,6 +167,7 @@ class KnowledgeBuild:
         self.stopped = False
         self.reused = {"taxonomies": 0, "refinements": 0}
         self.done = 0
+        self._t_prev = time.perf_counter()
 
     # ---- selection -------------------------------------------------------------------------------
     def selection(self, category: str) -> pd.DataFrame:
@@ -225,7 +226,7 @@ class KnowledgeBuild:
         from .summary import knowledge_summary
         totals = self.ds.items["primary_category"].value_counts().to_dict()
         # every entry re-classified with today's grounding rules, as `python -m reaseq_core.knowledge.summary` does
-        summary = knowledge_summary(df, self.cache.path, totals, items=self.items)
+        summary = knowledge_summary(df, self.cache.path, totals, items=self.items, interactions=self.ds.interactions)
         self.store.write(self.ds.name, cat.KNOWLEDGE_SUMMARY, summary, prov)
 
     # ---- layers ----------------------------------------------------------------------------------
@@ -345,6 +346,7 @@ class KnowledgeBuild:
                 return agents.item_knowledge_agent(self.ctx, item, f"{category} > {item['_sub']}",
                                                    st["demand"]["final"], st["attribute"]["final"], fnames)
 
+            self._t_prev = time.perf_counter()
             for k, (item, result) in enumerate(self._results(sel.to_dict("records"), layer3)):
                 sub = item["_sub"]
                 st = subs[sub]
@@ -366,6 +368,7 @@ class KnowledgeBuild:
                     self._run_single_agent(chunk_sa, category, fnames)
                     chunk_sa = []
                     self.write()
+                    self._t_prev = time.perf_counter()     # writing and the baseline are not Layer-3 time
             self._run_single_agent(chunk_sa, category, fnames)
             self.write()
             if self.stopped:
@@ -413,9 +416,13 @@ class KnowledgeBuild:
                 item, "single_agent", category, sub, result, ([], []), "single_agent")
 
     def _account(self, result: dict) -> None:
+        """Items/hour of live Layer 3: the wall time between consecutive finished items is charged to the item
+        that finished when it needed the model (with several items in flight, their latencies overlap)."""
+        now = time.perf_counter()
+        dt, self._t_prev = now - self._t_prev, now
         if result.get("live_calls"):
             self.live_items += 1
-            self.live_seconds += result["latency_s"]
+            self.live_seconds += dt
 
     def _postfix(self, bar, remaining: int) -> None:
         if self.live_seconds > 0:

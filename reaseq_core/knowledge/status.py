@@ -22,5 +22,12 @@ def status(store: ArtifactStore, dataset: str) -> dict | None:
         out[f"generated tokens/s ({setup})"] = f.get("generated_tokens_per_s")
         if f.get("failure_reasons"):
             out[f"failure reasons ({setup})"] = f["failure_reasons"]
+    for setup, c in (s.get("coverage") or {}).items():
+        out[f"coverage ({setup})"] = (f"{c['items']:,} items with knowledge"
+                                      + (f" of {c['items_total']:,}" if c.get("items_total") else "")
+                                      + f"; {c['interaction_share']:.1%} of {c['interactions_total']:,} interactions")
+    for agent, t in (s["call_log"].get("throughput") or {}).items():
+        out[f"items/hour from the call log ({agent})"] = (f"{t['items_per_hour']} ({t['items']} items, "
+                                                          f"{t['parallel_calls']} of {t['calls']} calls in parallel slots)")
     out["llm calls"] = s["call_log"]["calls"]
     return out

@@ -62,11 +62,42 @@ def setup_figures(df: pd.DataFrame, items: pd.DataFrame | None = None) -> dict:
             "mean_attempts": round(float(pd.to_numeric(df["attempts"], errors="coerce").mean()), 3) if len(df) else None}
 
 
+def coverage(df: pd.DataFrame, interactions: pd.DataFrame, n_items: int | None = None) -> dict:
+    """Per setup: items with ok knowledge and the share of the dataset's interactions that involve one of them."""
+    events = interactions["item_id"].astype(str).value_counts()
+    out = {}
+    for setup, g in df[df["status"] == "ok"].groupby("setup"):
+        have = set(g["item_id"].astype(str))
+        k = int(events[events.index.isin(have)].sum())
+        out[setup] = {"items": len(have), "items_total": n_items, "interactions": k,
+                      "interactions_total": int(events.sum()),
+                      "interaction_share": round(k / int(events.sum()), 4) if len(events) else None}
+    return out
+
+
+def call_log_throughput(recs: list[dict]) -> dict:
+    """Items/hour per item-level agent from the live calls of the log. A call decoded alongside others
+    (`parallel_slots` > 1) is charged latency / slots of wall time: the slots share the machine."""
+    out = {}
+    for agent in ("item_knowledge", "single_agent"):
+        rs = [r for r in recs if r.get("agent") == agent and float(r.get("latency_s") or 0) > 0]
+        if not rs:
+            continue
+        secs = sum(float(r["latency_s"]) / max(1, int(r.get("parallel_slots") or 1)) for r in rs)
+        items = len({r.get("subject") for r in rs})
+        par = [r for r in rs if int(r.get("parallel_slots") or 1) > 1]
+        out[agent] = {"items": items, "calls": len(rs), "items_per_hour": round(3600 * items / secs, 1) if secs else None,
+                      "parallel_calls": len(par)}
+    return out
+
+
 def knowledge_summary(df: pd.DataFrame, calls_path: str | os.PathLike | None = None, items_total: dict | None = None,
-                      items: pd.DataFrame | None = None) -> dict:
+                      items: pd.DataFrame | None = None, interactions: pd.DataFrame | None = None) -> dict:
     """The summary of the item_knowledge rows `df`; `items` (the items table) re-classifies every entry's grounding
-    with today's rules (see the module docstring)."""
+    with today's rules (see the module docstring); `interactions` adds the coverage of behaviour."""
     out: dict = {"categories": {}, "setups": {}}
+    if interactions is not None:
+        out["coverage"] = coverage(df, interactions, len(items) if items is not None else None)
     for setup, g in df.groupby("setup"):
         out["setups"][setup] = setup_figures(g, items)
     for (cat, setup), g in df.groupby(["primary_category", "setup"]):
@@ -78,7 +109,8 @@ def knowledge_summary(df: pd.DataFrame, calls_path: str | os.PathLike | None = N
     # no log yet (a run that made no call) counts as zero calls: the catalogue declares call_log always present
     recs = read_call_log(calls_path) if calls_path is not None else []
     out["call_log"] = {"calls": len(recs), "by_status": dict(Counter(r.get("status") for r in recs)),
-                       "by_agent": dict(Counter(r.get("agent") for r in recs))}
+                       "by_agent": dict(Counter(r.get("agent") for r in recs)),
+                       "throughput": call_log_throughput(recs)}
     return out
 
 
@@ -90,7 +122,8 @@ def rewrite_summary(store, dataset: str) -> dict:
     df = store.read(dataset, catalogue.ITEM_KNOWLEDGE)
     totals = ds.items["primary_category"].value_counts().to_dict()
     calls = store.path(dataset, catalogue.LLM_CALLS)
-    summary = knowledge_summary(df, calls if calls.exists() else None, totals, items=ds.items)
+    summary = knowledge_summary(df, calls if calls.exists() else None, totals, items=ds.items,
+                                interactions=ds.interactions)
     built = store.provenance(dataset, catalogue.ITEM_KNOWLEDGE)
     prov = {k: built[k] for k in ("templates", "model", "config") if k in built}
     prov["items_file_created"] = built.get("created")

@@ -25,14 +25,20 @@ class FakeBackendForTests:
         self.params: list[dict] = []          # temperature, seed and label constraint of every call
         self.max_concurrency = 1
 
+    supports_text_format = True      # answers a text-format call with the format's own example (schema_echo_reply)
+
     def complete(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0,
-                 seed: int | None = None, json_schema: dict | None = None, constraint=None) -> Completion:
+                 seed: int | None = None, json_schema: dict | None = None, constraint=None,
+                 text_format=None) -> Completion:
         self.calls.append(messages)
-        self.params.append({"temperature": temperature, "seed": seed, "constraint": constraint})
+        self.params.append({"temperature": temperature, "seed": seed, "constraint": constraint,
+                            "text_format": text_format})
         if self.delay_s:
             time.sleep(self.delay_s)
         if self._replies is not None:
             text = self._replies.pop(0) if self._replies else "{}"
+        elif text_format is not None and self._reply is schema_echo_reply:
+            text = text_format.example()
         else:
             text = self._reply(messages, json_schema)
         extra = {"label_guard": "not applied (fake backend)"} if constraint is not None else {}
