@@ -153,7 +153,10 @@ class KnowledgeBuild:
         self.ctx = agents.AgentContext(backend, self.cache, max_attempts=config.max_attempts,
                                        single_agent_attempts=config.single_agent_attempts,
                                        use_grammar=config.use_grammar, templates=dict(templates),
-                                       layer3_output=config.layer3_output)
+                                       layer3_output=config.layer3_output,
+                                       # the line format lets the model end each analysis itself (slots.py): an
+                                       # analysis that still stops mid-sentence is refused and retried
+                                       reject_unfinished_text=config.layer3_output == "lines")
         if config.rebuild_template is not None and config.rebuild_template not in promotion.SETUP_OF_AGENT:
             raise ReaSeqError(f"--rebuild-template works on the item-level agents "
                               f"({', '.join(promotion.SETUP_OF_AGENT)}), not '{config.rebuild_template}'; "
