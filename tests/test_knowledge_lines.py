@@ -127,3 +127,14 @@ def test_slot_engine_decodes_items_together_in_the_line_format(beauty, tmp_path)
     assert all(c["prompt_tokens_reused"] > 0.5 * c["prompt_tokens"] for c in later), \
         [(c["prompt_tokens_reused"], c["prompt_tokens"]) for c in later]
     assert backend.engine().steps > 0
+
+
+def test_only_missing_skips_items_that_have_knowledge(beauty, tmp_path):
+    from reaseq_core.knowledge.pipeline import KnowledgeBuild
+    store = ArtifactStore(tmp_path)
+    fake = FakeBackendForTests(schema_echo_reply)
+    build_knowledge(beauty, store, fake, BuildConfig(categories=["Fragrance"], limit=3), progress=False)
+    done = set(store.read("beauty", cat.ITEM_KNOWLEDGE)["item_id"])
+    sel = KnowledgeBuild(beauty, store, fake, BuildConfig(categories=["Fragrance"], only_missing=True,
+                                                          layer3_output="lines"), progress=False).selection("Fragrance")
+    assert len(sel) == 492 - 3 and not (set(sel["item_id"]) & done)

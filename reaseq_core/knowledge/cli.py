@@ -54,7 +54,7 @@ def _build(args) -> int:
                       use_grammar=not args.no_grammar, order=args.order, rebuild_taxonomy=args.rebuild_taxonomy,
                       rebuild_template=args.rebuild_template, top_items=args.top_items,
                       min_sub_items=args.min_sub_items, taxonomy_only=args.taxonomy_only,
-                      layer3_output=args.layer3_output)
+                      layer3_output=args.layer3_output, only_missing=args.only_missing)
     if args.rebuild_template == "single_agent":      # every stale single-agent item gets the baseline again
         cfg.single_agent_every, cfg.single_agent_limit = 1, max(cfg.single_agent_limit, 10**9)
     out = build_knowledge(ds, store, backend, cfg, progress=not args.no_progress)
@@ -198,6 +198,8 @@ def register(sub) -> None:
     b.add_argument("--min-sub-items", type=int, default=1,
                    help="only subcategories with at least this many selected items (the others wait)")
     b.add_argument("--taxonomy-only", action="store_true", help="Layers 1-2 only, no item knowledge")
+    b.add_argument("--only-missing", action="store_true",
+                   help="skip items that already have ok multi-agent knowledge (from any template version)")
     b.add_argument("--layer3-output", default="json", choices=["json", "lines"],
                    help="Layer 3's answer: one JSON object (default) or one line per dimension (fewer tokens; with "
                         "the embedded backend labels and separators are inserted and --slots items decode together)")

@@ -74,6 +74,7 @@ class BuildConfig:
     min_sub_items: int = 1                   # only subcategories with at least this many selected items
     taxonomy_only: bool = False              # Layers 1-2 for the selection's subcategories, no item knowledge
     layer3_output: str = "json"              # Layer 3's answer: "json" or "lines" (lines.py; parallel slots)
+    only_missing: bool = False               # skip items that already have ok multi-agent knowledge (any template)
 
 
 class TemplateCallCache(CallCache):
@@ -182,6 +183,9 @@ class KnowledgeBuild:
             current = self.template_hashes[self.cfg.rebuild_template]
             stale = {iid for (iid, s), r in self.rows.items() if s == setup and str(r.get("template_hash")) != current}
             items = items[items["item_id"].isin(stale)]
+        if self.cfg.only_missing:
+            have = {iid for (iid, setup), r in self.rows.items() if setup == "multi_agent" and r.get("status") == "ok"}
+            items = items[~items["item_id"].astype(str).isin(have)]
         if self.cfg.top_items is not None:
             top = self.ds.interactions["item_id"].value_counts().index[: self.cfg.top_items]
             items = items[items["item_id"].isin(set(top))]
