@@ -233,7 +233,8 @@ class KnowledgeBuild:
         from .summary import knowledge_summary
         totals = self.ds.items["primary_category"].value_counts().to_dict()
         # every entry re-classified with today's grounding rules, as `python -m reaseq_core.knowledge.summary` does
-        summary = knowledge_summary(df, self.cache.path, totals, items=self.items, interactions=self.ds.interactions)
+        summary = knowledge_summary(df, self.cache.path, totals, items=self.items, interactions=self.ds.interactions,
+                                    taxonomy=self.taxonomy)
         self.store.write(self.ds.name, cat.KNOWLEDGE_SUMMARY, summary, prov)
 
     # ---- layers ----------------------------------------------------------------------------------

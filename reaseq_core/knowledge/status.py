@@ -14,8 +14,17 @@ def status(store: ArtifactStore, dataset: str) -> dict | None:
     for category, setups in sorted(s["categories"].items()):
         for setup, f in setups.items():
             total = f.get("items_total")
+            first = f.get("first_attempt_ok_share")
             out[f"{category} / {setup}"] = (f"{f['items_ok']} ok" + (f" of {total}" if total else "")
-                                            + f", {f['items_failed']} failed")
+                                            + f", {f['items_failed']} failed"
+                                            + (f", {first:.0%} valid at the first attempt" if first is not None else ""))
+    for category, t in sorted((s.get("taxonomy") or {}).items()):
+        l1 = ", ".join(f"{p} {v['status']} at attempt {v['attempts']}" + (" (repaired)" if v["repaired"] else "")
+                       for p, v in t["layer1"].items())
+        out[f"taxonomy {category}"] = (f"Layer 1: {l1}; Layer 2: {t['layer2_subcategories']} subcategories, "
+                                       f"{t['layer2_first_attempt']} of {t['layer2_refinements']} refinements at the "
+                                       f"first attempt, {t['layer2_repaired']} repaired, {t['layer2_fallback']} "
+                                       "fell back to the parent")
     for setup, f in s["setups"].items():
         out[f"grounding rate ({setup})"] = f.get("grounding_rate")
         out[f"items/hour ({setup})"] = f.get("items_per_hour")

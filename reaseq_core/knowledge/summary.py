@@ -59,7 +59,10 @@ def setup_figures(df: pd.DataFrame, items: pd.DataFrame | None = None) -> dict:
             "grounding_rate": round(counts[gr.SUPPORTED] / classified, 4) if classified else None,
             "items_per_hour": round(3600 * len(timed) / secs, 1) if secs else None,
             "generated_tokens_per_s": round(toks / secs, 2) if secs else None,
-            "mean_attempts": round(float(pd.to_numeric(df["attempts"], errors="coerce").mean()), 3) if len(df) else None}
+            "mean_attempts": round(float(pd.to_numeric(df["attempts"], errors="coerce").mean()), 3) if len(df) else None,
+            "first_attempt_ok_share": round(float(((df["status"] == "ok")
+                                                   & (pd.to_numeric(df["attempts"], errors="coerce") == 1)).mean()), 4)
+            if len(df) else None}
 
 
 def coverage(df: pd.DataFrame, interactions: pd.DataFrame, n_items: int | None = None) -> dict:
@@ -72,6 +75,24 @@ def coverage(df: pd.DataFrame, interactions: pd.DataFrame, n_items: int | None =
         out[setup] = {"items": len(have), "items_total": n_items, "interactions": k,
                       "interactions_total": int(events.sum()),
                       "interaction_share": round(k / int(events.sum()), 4) if len(events) else None}
+    return out
+
+
+def taxonomy_quality(taxonomy: dict) -> dict:
+    """Per primary category: Layer 1's attempts per perspective, and for Layer 2 how many subcategories were
+    refined, how many needed more than one attempt, were repaired or fell back to the parent's labels."""
+    out = {}
+    for c, node in (taxonomy.get("categories") or {}).items():
+        l1 = {p: {"status": (node.get(p) or {}).get("status"), "attempts": (node.get(p) or {}).get("attempts"),
+                  "repaired": bool((node.get(p) or {}).get("repair"))} for p in ("demand", "attribute")}
+        refinements = [(sub.get(p) or {}) for sub in (node.get("subcategories") or {}).values()
+                       for p in ("demand", "attribute")]
+        out[c] = {"layer1": l1, "layer2_subcategories": len(node.get("subcategories") or {}),
+                  "layer2_refinements": len(refinements),
+                  "layer2_first_attempt": sum(r.get("attempts") == 1 and not r.get("fallback") and not r.get("repair")
+                                              for r in refinements),
+                  "layer2_repaired": sum(bool(r.get("repair")) for r in refinements),
+                  "layer2_fallback": sum(bool(r.get("fallback")) for r in refinements)}
     return out
 
 
@@ -92,12 +113,15 @@ def call_log_throughput(recs: list[dict]) -> dict:
 
 
 def knowledge_summary(df: pd.DataFrame, calls_path: str | os.PathLike | None = None, items_total: dict | None = None,
-                      items: pd.DataFrame | None = None, interactions: pd.DataFrame | None = None) -> dict:
+                      items: pd.DataFrame | None = None, interactions: pd.DataFrame | None = None,
+                      taxonomy: dict | None = None) -> dict:
     """The summary of the item_knowledge rows `df`; `items` (the items table) re-classifies every entry's grounding
     with today's rules (see the module docstring); `interactions` adds the coverage of behaviour."""
     out: dict = {"categories": {}, "setups": {}}
     if interactions is not None:
         out["coverage"] = coverage(df, interactions, len(items) if items is not None else None)
+    if taxonomy is not None:
+        out["taxonomy"] = taxonomy_quality(taxonomy)
     for setup, g in df.groupby("setup"):
         out["setups"][setup] = setup_figures(g, items)
     for (cat, setup), g in df.groupby(["primary_category", "setup"]):
@@ -122,8 +146,9 @@ def rewrite_summary(store, dataset: str) -> dict:
     df = store.read(dataset, catalogue.ITEM_KNOWLEDGE)
     totals = ds.items["primary_category"].value_counts().to_dict()
     calls = store.path(dataset, catalogue.LLM_CALLS)
+    tax = store.read(dataset, catalogue.TAXONOMY) if store.exists(dataset, catalogue.TAXONOMY) else None
     summary = knowledge_summary(df, calls if calls.exists() else None, totals, items=ds.items,
-                                interactions=ds.interactions)
+                                interactions=ds.interactions, taxonomy=tax)
     built = store.provenance(dataset, catalogue.ITEM_KNOWLEDGE)
     prov = {k: built[k] for k in ("templates", "model", "config") if k in built}
     prov["items_file_created"] = built.get("created")
