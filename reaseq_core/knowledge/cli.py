@@ -57,7 +57,12 @@ def _build(args) -> int:
                       layer3_output=args.layer3_output, only_missing=args.only_missing)
     if args.rebuild_template == "single_agent":      # every stale single-agent item gets the baseline again
         cfg.single_agent_every, cfg.single_agent_limit = 1, max(cfg.single_agent_limit, 10**9)
-    out = build_knowledge(ds, store, backend, cfg, progress=not args.no_progress)
+    stop = None
+    if args.max_minutes is not None:           # stop taking new items after M minutes; items in flight finish
+        import time
+        deadline = time.monotonic() + 60 * args.max_minutes
+        stop = lambda: time.monotonic() > deadline  # noqa: E731
+    out = build_knowledge(ds, store, backend, cfg, progress=not args.no_progress, should_stop=stop)
     print(json.dumps(out, indent=2))
     return 0
 
@@ -198,6 +203,8 @@ def register(sub) -> None:
     b.add_argument("--min-sub-items", type=int, default=1,
                    help="only subcategories with at least this many selected items (the others wait)")
     b.add_argument("--taxonomy-only", action="store_true", help="Layers 1-2 only, no item knowledge")
+    b.add_argument("--max-minutes", type=float, default=None,
+                   help="take no new item after this many minutes (items in flight finish and are written)")
     b.add_argument("--only-missing", action="store_true",
                    help="skip items that already have ok multi-agent knowledge (from any template version)")
     b.add_argument("--layer3-output", default="json", choices=["json", "lines"],
