@@ -118,7 +118,8 @@ def layer3_arm(backend: EmbeddedBackend, ds, category: str, sub: str, dims, item
     """Layer 3 on items[1:] (items[0] untimed: it reads the shared prefix), `slots` items in flight."""
     templates = {"item_knowledge": load_variant("item_knowledge", output)}
     ctx = agents.AgentContext(backend, call_cache(ArtifactStore(tempfile.mkdtemp()), ds.name), max_attempts=3,
-                              templates=templates, layer3_output=output)
+                              templates=templates, layer3_output=output,
+                              reject_unfinished_text=output == "lines")     # as `knowledge build` does
     if output == "lines":
         backend._engine = SlotEngine(backend.llm, n_slots=slots, n_threads=backend.n_threads)
     fnames = inputs.field_names(ds.items)
