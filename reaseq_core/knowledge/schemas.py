@@ -72,7 +72,7 @@ class RefinementAnswer(BaseModel):
 
 class KnowledgeEntry(BaseModel):
     dimension: str = Field(min_length=1, max_length=40)
-    analysis: str = Field(min_length=3, max_length=ANALYSIS_MAX + 40)
+    analysis: str = Field(min_length=3, max_length=ANALYSIS_MAX + 110)   # the line format caps tokens, not characters
     keywords: list[str] = Field(min_length=3, max_length=5)
     evidence: list[str] = Field(min_length=1, max_length=3)
 

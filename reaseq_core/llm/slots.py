@@ -44,7 +44,7 @@ class Slot:
     kind: str                     # "text" (one sentence) | "list" (items separated by ';')
     end: str                      # what closes it: "|" (the field separator) or "\n" (end of line)
     max_tokens: int = 32          # text: tokens of the sentence
-    soft_tokens: int = 20         # text: from here on, tokens that end a sentence are favoured
+    soft_tokens: int = 20         # text: from here on, tokens that end a sentence are favoured, more at each token
     min_items: int = 1            # list
     max_items: int = 1
     item_tokens: int = 8          # list: tokens per item
@@ -338,8 +338,9 @@ class SlotEngine:
                 allowed = m.sentence.copy()
                 if finished:
                     allowed |= end
-                if st.tokens >= slot.soft_tokens:
-                    bias = np.where(m.ends_sentence, 4.0, 0.0).astype(np.float32)
+                if st.tokens >= slot.soft_tokens:      # a growing pull towards ending the sentence
+                    pull = 4.0 + 2.0 * (st.tokens - slot.soft_tokens)
+                    bias = np.where(m.ends_sentence, pull, 0.0).astype(np.float32)
             if not st.text.strip():
                 allowed = allowed & ~m.blank & ~end
         else:
