@@ -138,3 +138,15 @@ def test_only_missing_skips_items_that_have_knowledge(beauty, tmp_path):
     sel = KnowledgeBuild(beauty, store, fake, BuildConfig(categories=["Fragrance"], only_missing=True,
                                                           layer3_output="lines"), progress=False).selection("Fragrance")
     assert len(sel) == 492 - 3 and not (set(sel["item_id"]) & done)
+
+
+def test_a_slot_cannot_repeat_its_own_ngrams():
+    from reaseq_core.llm.slots import _SlotState
+    st = _SlotState(Slot("text", "|"))
+    st.history = [5, 6, 7, 5, 6]
+    assert st.repeats() == [7]                 # "5 6 7 ... 5 6" may not go on with 7 (a repeated trigram)
+    st = _SlotState(Slot("list", "|", min_items=3, max_items=4))
+    st.history = [5, 6, 9, 5]
+    assert st.repeats() == [6]                 # in a list, a repeated bigram: 'Katy Perry; Katy Perry'
+    st.history = [5, 6]
+    assert st.repeats() == []

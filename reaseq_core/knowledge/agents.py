@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 
 from ..llm.backend import LLMBackend
 from ..llm.cache import CallCache
-from ..llm.structured import LABEL_RETRY, call_structured
+from ..llm.structured import DEFAULT_RETRY, LABEL_RETRY, RetryPolicy, call_structured
 from . import inputs, schemas
 from ..llm.structured import InvalidOutput
 from .grounding import contradicted_entries, ground_knowledge
 from .lines import KnowledgeLines
 from .templates import load_template, render
 
+# a line-format retry samples hotter: shown its previous answer, the model tends to copy it at 0.4
+LINES_RETRY = RetryPolicy(temperatures=(0.0, 0.7, 1.0))
 MAX_TOKENS = {"demand_taxonomy": 450, "attribute_taxonomy": 450, "dimension_refinement": 650,
               "item_knowledge": 900, "single_agent": 800}
 
@@ -198,7 +200,8 @@ def item_knowledge_agent(ctx: AgentContext, item: dict, category_context: str, d
                           max_tokens=MAX_TOKENS[agent], max_attempts=ctx.max_attempts,
                           check=knowledge_check(schemas.make_knowledge_check(demand_dims, attribute_dims), fields,
                                                 ctx.reject_unfinished_text), use_grammar=ctx.use_grammar,
-                          text_format=KnowledgeLines(demand_dims, attribute_dims) if lines else None)
+                          text_format=KnowledgeLines(demand_dims, attribute_dims) if lines else None,
+                          retry=LINES_RETRY if lines else DEFAULT_RETRY)
     return _knowledge_row(res, fields)
 
 

@@ -93,6 +93,17 @@ class _SlotState:
         self.tokens = 0              # text: tokens so far; list: tokens of the current item
         self.items = 0               # list: items closed so far
         self.text = ""               # the current sentence / item
+        self.history: list[int] = []  # every token of the slot (separators included)
+
+    def repeats(self) -> list[int]:
+        """Tokens that would repeat an n-gram of this slot: n = 3 in a sentence, 2 in a list (so 'Katy Perry,
+        Katy Perry, ...' or 'spray; spray; spray' cannot be written; the model has to say something else)."""
+        n = 3 if self.slot.kind == "text" else 2
+        h = self.history
+        if len(h) < n - 1:
+            return []
+        tail = tuple(h[len(h) - (n - 1):])
+        return [h[i + n - 1] for i in range(len(h) - n + 1) if tuple(h[i:i + n - 1]) == tail]
 
 
 class Request:
@@ -353,7 +364,14 @@ class SlotEngine:
                 allowed = (m.semi if can_sep else 0) | (end if can_end else 0)
             else:
                 allowed = m.item | (m.semi if can_sep else False) | (end if can_end else False)
+        rep = [t for t in st.repeats() if not (m.semi[t] or end[t])]     # closing an item is never a repeat
+        if rep:
+            keep = np.array(allowed, dtype=bool, copy=True)
+            keep[rep] = False
+            if keep.any():                                # never leave the slot without a way on
+                allowed = keep
         tok = self._pick(req, logits, allowed, bias)
+        st.history.append(tok)
         piece = self.pieces[tok]
         req.pending.append(tok)
         req.out_tokens.append(tok)
