@@ -414,10 +414,27 @@ def unfinished_text(text: str, cap: int | None = None) -> str | None:
     return f"mid-sentence: no full stop after '{last}'"
 
 
+_GARBLE = re.compile(r"(?:[^\w\s]\s*){5,}")      # five punctuation marks in a row: ". . . (. . .)"
+
+
+def garbled_text(text: str) -> str | None:
+    """Why a generated text is punctuation noise, or None ('...which is high-quality. . . . (. . .)')."""
+    m = _GARBLE.search(str(text or ""))
+    return f"garbled: '{m.group(0).strip()[:20]}'" if m else None
+
+
 def unfinished_fields(entry: dict, cap: int | None = ANALYSIS_MAX) -> list[str]:
-    """'field: why' for each sentence field of a Layer-3 / single-agent entry that stops short (its analysis)."""
-    why = unfinished_text(entry.get("analysis", ""), cap)
-    return [f"analysis: {why}"] if why else []
+    """'field: why' for each text field of a Layer-3 / single-agent entry that stops short or is noise: the
+    analysis (cut, or punctuation runs), a keyword or evidence entry without a letter or digit."""
+    out = []
+    why = unfinished_text(entry.get("analysis", ""), cap) or garbled_text(entry.get("analysis", ""))
+    if why:
+        out.append(f"analysis: {why}")
+    for f in ("keywords", "evidence"):
+        bad = [x for x in entry.get(f) or [] if not any(ch.isalnum() for ch in str(x)) or garbled_text(x)]
+        if bad:
+            out.append(f"{f}: no word in {bad[:2]}")
+    return out
 
 
 def unfinished_taxonomy_fields(taxonomy: dict) -> list[dict]:

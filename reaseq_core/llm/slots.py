@@ -80,6 +80,7 @@ class VocabMasks:
         self.newline = np.array([t == "\n" for t in text], dtype=bool) & ok
         self.ends_sentence = np.array([t.rstrip().endswith(SENTENCE_END) for t in text], dtype=bool) & self.sentence
         self.blank = np.array([not t.strip() for t in text], dtype=bool)
+        self.punct = np.array([bool(t.strip()) and not any(ch.isalnum() for ch in t) for t in text], dtype=bool)
         assert self.bar.any() and self.semi.any() and self.newline.any(), "vocabulary lacks '|', ';' or a line break"
         self.n = n
 
@@ -342,9 +343,12 @@ class SlotEngine:
         end = m.end_mask(slot.end)
         bias = None
         if slot.kind == "text":
-            finished = st.text.rstrip().endswith(SENTENCE_END)
-            if st.tokens >= slot.max_tokens:
-                allowed = end
+            t = st.text.rstrip()
+            finished = t.endswith(SENTENCE_END)
+            # "costs $12." may go on to "$12.45.": after a digit, a full stop may be a decimal point
+            decimal = finished and t.endswith(".") and len(t) > 1 and t[-2].isdigit()
+            if st.tokens >= slot.max_tokens or (finished and (not decimal or st.tokens >= slot.soft_tokens)):
+                allowed = end                         # one sentence: once it has ended, the field closes
             else:
                 allowed = m.sentence.copy()
                 if finished:
@@ -358,12 +362,13 @@ class SlotEngine:
             has_item = bool(st.text.strip())
             can_sep = st.items + 1 < slot.max_items
             can_end = st.items + 1 >= slot.min_items
+            item = m.item if st.text[-1:].isdigit() else m.item & ~m.punct     # "1.7 oz", never ". ."
             if not has_item:
-                allowed = m.item & ~m.blank
+                allowed = item & ~m.blank
             elif st.tokens >= slot.item_tokens:
                 allowed = (m.semi if can_sep else 0) | (end if can_end else 0)
             else:
-                allowed = m.item | (m.semi if can_sep else False) | (end if can_end else False)
+                allowed = item | (m.semi if can_sep else False) | (end if can_end else False)
         rep = [t for t in st.repeats() if not (m.semi[t] or end[t])]     # closing an item is never a repeat
         if rep:
             keep = np.array(allowed, dtype=bool, copy=True)
