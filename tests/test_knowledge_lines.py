@@ -150,3 +150,25 @@ def test_a_slot_cannot_repeat_its_own_ngrams():
     assert st.repeats() == [6]                 # in a list, a repeated bigram: 'Katy Perry; Katy Perry'
     st.history = [5, 6]
     assert st.repeats() == []
+
+
+def test_recheck_fails_stored_rows_with_punctuation_noise_and_keeps_the_rest(beauty, tmp_path):
+    from reaseq_core.knowledge.pipeline import recheck_rows
+    store = ArtifactStore(tmp_path)
+    fake = FakeBackendForTests(schema_echo_reply)
+    build_knowledge(beauty, store, fake, BuildConfig(categories=["Fragrance"], limit=3, layer3_output="lines"),
+                    progress=False)
+    df = store.read("beauty", cat.ITEM_KNOWLEDGE)
+    i = df.index[df["setup"] == "multi_agent"][0]
+    ud = json.loads(df.at[i, "user_demand"])
+    ud[1]["analysis"] = "It is a leave-in product. . . . (. . .). . .(. ."
+    df.at[i, "user_demand"] = json.dumps(ud)
+    store.write("beauty", cat.ITEM_KNOWLEDGE, df, store.provenance("beauty", cat.ITEM_KNOWLEDGE))
+    out = recheck_rows(store, "beauty", now="T")
+    assert out["rows_failed_now"] == 1 and out["items"] == [str(df.at[i, "item_id"])]
+    after = store.read("beauty", cat.ITEM_KNOWLEDGE)
+    assert after.at[i, "status"] == "failed" and "garbled" in after.at[i, "failure_reason"]
+    assert (after.drop(index=i)["status"] == "ok").all()
+    summary = store.read("beauty", cat.KNOWLEDGE_SUMMARY)          # rewritten: the failed row is not knowledge
+    assert summary["categories"]["Fragrance"]["multi_agent"]["items_failed"] == 1
+    assert recheck_rows(store, "beauty")["rows_failed_now"] == 0           # nothing more to fail

@@ -67,6 +67,14 @@ def _build(args) -> int:
     return 0
 
 
+def _recheck(args) -> int:
+    from .pipeline import recheck_rows
+    out = recheck_rows(ArtifactStore(args.home), args.dataset)
+    print(f"{out['rows_checked']} ok rows checked; {out['rows_failed_now']} now failed (noise rules): "
+          f"{', '.join(out['items'][:20])}")
+    return 0
+
+
 def _show(args) -> int:
     from ..data import load_dataset
     from .report import regrounded
@@ -242,6 +250,10 @@ def register(sub) -> None:
     b.add_argument("--no-grammar", action="store_true", help="do not send JSON schemas (prompt-only JSON)")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=_build)
+    rc = s.add_parser("recheck", help="apply today's noise rules to the stored rows (no LLM); a row that breaks one "
+                                      "becomes failed, with the rule as its reason")
+    rc.add_argument("--dataset", required=True)
+    rc.set_defaults(func=_recheck)
     sh = s.add_parser("show", help="one item's knowledge")
     sh.add_argument("--dataset", required=True)
     sh.add_argument("--item", required=True)

@@ -441,3 +441,31 @@ class KnowledgeBuild:
 
 def build_knowledge(ds, store: ArtifactStore, backend, config: BuildConfig, **kw) -> dict:
     return KnowledgeBuild(ds, store, backend, config, **kw).run()
+
+
+def recheck_rows(store: ArtifactStore, dataset: str, now: str | None = None) -> dict:
+    """Apply today's noise rules (schemas.unfinished_fields: punctuation runs in an analysis, a keyword or
+    evidence entry without a word) to every stored ok row, with no LLM call. A row that breaks one becomes
+    `failed` with the rule as its reason, so it is not counted as knowledge and the next build asks again
+    (`--only-missing` skips only ok rows). The length-cap rule is not re-applied: rows built before it stay
+    as they are (their cut analyses are reported by `reaseq knowledge grounding`)."""
+    df = store.read(dataset, cat.ITEM_KNOWLEDGE)
+    changed = []
+    for i, r in df[df["status"] == "ok"].iterrows():
+        entries = [(p, e) for p in ("user_demand", "product_attribute") for e in json.loads(r[p] or "[]")]
+        bad = [(p, e["dimension"], w) for p, e in entries for w in schemas.unfinished_fields(e, cap=None)
+               if w.split(": ", 1)[1].startswith(("garbled", "no word"))]
+        if bad:
+            df.at[i, "status"] = "failed"
+            df.at[i, "failure_reason"] = ("recheck " + (now or _now()) + ": " +
+                                          "; ".join(f"{p} '{d}' {w}" for p, d, w in bad[:3]))
+            changed.append(str(r["item_id"]))
+    if changed:
+        prov = {k: v for k, v in store.provenance(dataset, cat.ITEM_KNOWLEDGE).items()
+                if k in ("templates", "model", "config")}
+        prov["recheck"] = f"{len(changed)} row(s) failed today's noise rules (reaseq knowledge recheck)"
+        store.write(dataset, cat.ITEM_KNOWLEDGE, df, prov)
+        from .summary import rewrite_summary
+        rewrite_summary(store, dataset)
+    return {"rows_checked": int((df["status"] == "ok").sum()) + len(changed), "rows_failed_now": len(changed),
+            "items": changed}
