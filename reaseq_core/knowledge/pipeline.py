@@ -444,7 +444,7 @@ def build_knowledge(ds, store: ArtifactStore, backend, config: BuildConfig, **kw
 
 
 def recheck_rows(store: ArtifactStore, dataset: str, now: str | None = None) -> dict:
-    """Apply today's noise rules (schemas.unfinished_fields: punctuation runs in an analysis, a keyword or
+    """Apply today's noise rules (schemas.noise_fields: punctuation runs in an analysis, a keyword or
     evidence entry without a word) to every stored ok row, with no LLM call. A row that breaks one becomes
     `failed` with the rule as its reason, so it is not counted as knowledge and the next build asks again
     (`--only-missing` skips only ok rows). The length-cap rule is not re-applied: rows built before it stay
@@ -453,8 +453,7 @@ def recheck_rows(store: ArtifactStore, dataset: str, now: str | None = None) -> 
     changed = []
     for i, r in df[df["status"] == "ok"].iterrows():
         entries = [(p, e) for p in ("user_demand", "product_attribute") for e in json.loads(r[p] or "[]")]
-        bad = [(p, e["dimension"], w) for p, e in entries for w in schemas.unfinished_fields(e, cap=None)
-               if w.split(": ", 1)[1].startswith(("garbled", "no word"))]
+        bad = [(p, e["dimension"], w) for p, e in entries for w in schemas.noise_fields(e)]
         if bad:
             df.at[i, "status"] = "failed"
             df.at[i, "failure_reason"] = ("recheck " + (now or _now()) + ": " +

@@ -423,11 +423,11 @@ def garbled_text(text: str) -> str | None:
     return f"garbled: '{m.group(0).strip()[:20]}'" if m else None
 
 
-def unfinished_fields(entry: dict, cap: int | None = ANALYSIS_MAX) -> list[str]:
-    """'field: why' for each text field of a Layer-3 / single-agent entry that stops short or is noise: the
-    analysis (cut, or punctuation runs), a keyword or evidence entry without a letter or digit."""
+def noise_fields(entry: dict) -> list[str]:
+    """'field: why' for each text field of an entry that is noise: an analysis with punctuation runs, a keyword
+    or evidence entry without a letter or digit."""
     out = []
-    why = unfinished_text(entry.get("analysis", ""), cap) or garbled_text(entry.get("analysis", ""))
+    why = garbled_text(entry.get("analysis", ""))
     if why:
         out.append(f"analysis: {why}")
     for f in ("keywords", "evidence"):
@@ -435,6 +435,16 @@ def unfinished_fields(entry: dict, cap: int | None = ANALYSIS_MAX) -> list[str]:
         if bad:
             out.append(f"{f}: no word in {bad[:2]}")
     return out
+
+
+def unfinished_fields(entry: dict, cap: int | None = ANALYSIS_MAX) -> list[str]:
+    """'field: why' for each text field of a Layer-3 / single-agent entry that stops short (its analysis)
+    or is noise (noise_fields)."""
+    why = unfinished_text(entry.get("analysis", ""), cap)
+    noise = noise_fields(entry)
+    if why:                                   # a cut analysis is reported as cut, noise or not
+        noise = [f"analysis: {why}"] + [n for n in noise if not n.startswith("analysis:")]
+    return noise
 
 
 def unfinished_taxonomy_fields(taxonomy: dict) -> list[dict]:

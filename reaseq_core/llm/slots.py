@@ -28,14 +28,12 @@ import ctypes
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from .backend import Completion
 
-SEPARATOR = " |"          # between the fields of a line
-ITEM_SEP = ";"            # between the items of a list slot
 SENTENCE_END = (".", "!", "?")
 
 
@@ -82,7 +80,6 @@ class VocabMasks:
         self.blank = np.array([not t.strip() for t in text], dtype=bool)
         self.punct = np.array([bool(t.strip()) and not any(ch.isalnum() for ch in t) for t in text], dtype=bool)
         assert self.bar.any() and self.semi.any() and self.newline.any(), "vocabulary lacks '|', ';' or a line break"
-        self.n = n
 
     def end_mask(self, end: str) -> np.ndarray:
         return self.bar if end == "|" else self.newline
@@ -127,7 +124,7 @@ class Request:
         self.t0 = self.t1 = 0.0
 
     # the program -----------------------------------------------------------------------------------
-    def advance(self, pieces: list[bytes]) -> bool:
+    def advance(self) -> bool:
         """Move past literal steps (queueing their tokens); True when a slot is open, False when done."""
         while self.step < len(self.program.steps):
             s = self.program.steps[self.step]
@@ -245,7 +242,7 @@ class SlotEngine:
             self.cached[s] = list(req.prompt[:best])
             req.reused = best
             req.pending = list(req.prompt[best:])
-            if not req.advance(self.pieces):       # a program without slots: only literal text
+            if not req.advance():       # a program without slots: only literal text
                 self._finish(s, req)
                 continue
             self.active[s] = req
@@ -385,7 +382,7 @@ class SlotEngine:
         text = self.masks.text[tok]
         if end[tok]:
             req.step += 1
-            if not req.advance(self.pieces):       # the answer is complete; its last token is never fed
+            if not req.advance():       # the answer is complete; its last token is never fed
                 req.pending.clear()
                 self._finish(s, req)
                 return
