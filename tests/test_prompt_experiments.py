@@ -256,9 +256,24 @@ def test_cli_promote_rebuild_and_calls(store, tmp_path, capsys):
     (no backend is made when there is nothing to rebuild), and `calls` prints each line's template hash."""
     from reaseq_core.cli import main
     home = str(store.root)
+    # the private copy keeps the rows of the JSON template a default build uses (the shipped line-format rows
+    # came from the line template, so a default --rebuild-template would regenerate them with a live model)
+    rows = store.read(DATASET, cat.ITEM_KNOWLEDGE)
+    json_sha = template_hash(promotion.build_template(store, DATASET, "item_knowledge"))
+    keep = (rows["setup"] != "multi_agent") | (rows["template_hash"] == json_sha)
+    assert (~keep).sum() > 0
+    store.write(DATASET, cat.ITEM_KNOWLEDGE, rows[keep].reset_index(drop=True),
+                store.provenance(DATASET, cat.ITEM_KNOWLEDGE))
+    # a backend that cannot answer: were anything asked, the build would stop at once with exit 2
+    no_server = ["--backend", "openai", "--base-url", "http://127.0.0.1:9/v1", "--retry-budget-s", "1"]
     assert main(["--home", home, "knowledge", "build", "--dataset", DATASET,
-                 "--rebuild-template", "item_knowledge"]) == 0
+                 "--rebuild-template", "item_knowledge", *no_server]) == 0
     assert "0 item(s) whose knowledge came from another template version" in capsys.readouterr().out
+    # with the line format, the JSON rows are the other template version
+    assert main(["--home", home, "knowledge", "build", "--dataset", DATASET, "--rebuild-template", "item_knowledge",
+                 "--layer3-output", "lines", *no_server]) == 2
+    assert f"{int(keep[rows['setup'] == 'multi_agent'].sum())} item(s) whose knowledge came from another" \
+        in capsys.readouterr().out
     f = tmp_path / "specific.txt"
     f.write_text(edited_template(), encoding="utf-8")
     assert main(["--home", home, "knowledge", "promote", "--dataset", DATASET, "--agent", "item_knowledge",

@@ -32,9 +32,10 @@ def _build(args) -> int:
     ids = [i.strip() for i in args.items.split(",") if i.strip()] if args.items else None
     if args.rebuild_template:
         from .promotion import stale_items
-        stale = stale_items(store, args.dataset, args.rebuild_template)
+        fmt = args.layer3_output if args.rebuild_template == "item_knowledge" else "json"
+        stale = stale_items(store, args.dataset, args.rebuild_template, fmt)
         print(f"--rebuild-template {args.rebuild_template}: {len(stale)} item(s) whose knowledge came from another "
-              f"template version than the build's")
+              f"template version than the build's ({fmt} answers)")
         if stale.empty:
             return 0
         if not cats:

@@ -112,9 +112,10 @@ def promote(store: ArtifactStore, dataset: str, agent: str, text: str, *, who: s
     return rec
 
 
-def stale_items(store: ArtifactStore, dataset: str, agent: str) -> pd.DataFrame:
-    """Knowledge rows of the agent's setup whose template_hash is not the build template's hash (rows made
-    with an older version): columns item_id, primary_category, template_hash, status."""
+def stale_items(store: ArtifactStore, dataset: str, agent: str, fmt: str = "json") -> pd.DataFrame:
+    """Knowledge rows of the agent's setup whose template_hash is not the hash of the template a build with
+    answer format `fmt` uses (rows made with an older version, or with the other answer format): columns
+    item_id, primary_category, template_hash, status."""
     if agent not in SETUP_OF_AGENT:
         raise ReaSeqError(f"--rebuild-template works on the item-level agents ({', '.join(SETUP_OF_AGENT)}); "
                           f"for '{agent}' (a taxonomy agent) use --rebuild-taxonomy")
@@ -122,6 +123,10 @@ def stale_items(store: ArtifactStore, dataset: str, agent: str) -> pd.DataFrame:
     if not store.exists(dataset, cat.ITEM_KNOWLEDGE):
         return pd.DataFrame(columns=cols)
     df = store.read(dataset, cat.ITEM_KNOWLEDGE)
-    current = template_hash(build_template(store, dataset, agent))
+    if fmt == "json":
+        current = template_hash(build_template(store, dataset, agent))
+    else:                                   # the answer format's own shipped template (templates.load_variant)
+        from .templates import load_variant
+        current = template_hash(load_variant(agent, fmt))
     rows = df[(df["setup"] == SETUP_OF_AGENT[agent]) & (df["template_hash"].astype(str) != current)]
     return rows[cols].reset_index(drop=True)
