@@ -172,3 +172,26 @@ def test_recheck_fails_stored_rows_with_punctuation_noise_and_keeps_the_rest(bea
     summary = store.read("beauty", cat.KNOWLEDGE_SUMMARY)          # rewritten: the failed row is not knowledge
     assert summary["categories"]["Fragrance"]["multi_agent"]["items_failed"] == 1
     assert recheck_rows(store, "beauty")["rows_failed_now"] == 0           # nothing more to fail
+
+
+def test_a_line_format_retry_notes_the_error_without_showing_the_answer(tmp_path):
+    """Shown its refused answer, the model copied it token for token even at temperature 1.0; a line-format
+    retry keeps the original prompt (its prefix cached), notes the error at its end, and samples hotter."""
+    from reaseq_core.llm.cache import CallCache
+    from reaseq_core.llm.structured import call_structured
+    fmt = KnowledgeLines(DEMAND, ATTRIBUTE)
+    bad = fmt.example().replace("Size:", "Volume:", 1)            # a dimension the taxonomy does not have
+    fake = FakeBackendForTests([bad, fmt.example()])               # FAKE answers: the format's placeholder
+    cache = CallCache(tmp_path / "calls.jsonl")
+    prompt = [{"role": "user", "content": "Describe the item."}]
+    res = call_structured(fake, cache, agent="item_knowledge", subject="i1", messages=prompt,
+                          schema_model=schemas.ItemKnowledgeAnswer, check=schemas.make_knowledge_check(DEMAND, ATTRIBUTE),
+                          text_format=fmt, retry=agents.LINES_RETRY)
+    assert res.ok and res.attempts == 2
+    retry = fake.calls[1]
+    assert len(retry) == 1 and retry[0]["content"].startswith("Describe the item.\n\nNote: an earlier answer")
+    assert "Volume" not in retry[0]["content"].split("Note:")[0] and bad not in retry[0]["content"]
+    assert [p["temperature"] for p in fake.params] == [0.0, 0.7] and fake.params[1]["seed"] == 1
+    log = read_call_log(tmp_path / "calls.jsonl")
+    assert log[0]["prompt_change"] is None
+    assert log[1]["prompt_change"].startswith("error noted at the end of the prompt, answer not shown (attempt 0: ")

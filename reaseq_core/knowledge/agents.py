@@ -20,8 +20,9 @@ from .grounding import contradicted_entries, ground_knowledge
 from .lines import KnowledgeLines
 from .templates import load_template, render
 
-# a line-format retry samples hotter: shown its previous answer, the model tends to copy it at 0.4
-LINES_RETRY = RetryPolicy(temperatures=(0.0, 0.7, 1.0))
+# a line-format retry samples hotter from the original prompt with the error noted at its end: shown its
+# previous answer, the model copied it token for token even at temperature 1.0 (top-p 0.95 keeps one token)
+LINES_RETRY = RetryPolicy(temperatures=(0.0, 0.7, 1.0), show_previous_answer=False)
 MAX_TOKENS = {"demand_taxonomy": 450, "attribute_taxonomy": 450, "dimension_refinement": 650,
               "item_knowledge": 900, "single_agent": 800}
 

@@ -348,7 +348,7 @@ class SlotEngine:
                 allowed = end                         # one sentence: once it has ended, the field closes
             else:
                 allowed = m.sentence.copy()
-                if finished:
+                if finished and not decimal:          # "$8." is not an ending: the decimals or more must follow
                     allowed |= end
                 if st.tokens >= slot.soft_tokens:      # a growing pull towards ending the sentence
                     pull = 4.0 + 2.0 * (st.tokens - slot.soft_tokens)

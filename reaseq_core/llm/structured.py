@@ -3,7 +3,8 @@ number of times, and otherwise report the failure with its reason. Nothing inval
 
 Every attempt goes through the call cache. Attempt 0 is greedy (temperature 0). A retry changes what
 matters: it shows the model its previous answer and the rule it broke (appended after the original prompt,
-so the prompt's prefix is reused), names the labels to avoid where the rule was about labels, and samples at
+so the prompt's prefix is reused; or, with RetryPolicy.show_previous_answer False, only the rule, noted at
+the prompt's end, since a model shown its answer tends to copy it), names the labels to avoid where the rule was about labels, and samples at
 the policy's temperature with a fixed seed per attempt: a retry has its own cache key, and a resumed run
 replays exactly the attempts it made before. The call log records per attempt its `seed`, `temperature` and
 `prompt_change`.
@@ -30,6 +31,8 @@ from .label_guard import LabelConstraint
 RETRY_TEMPERATURE = 0.4
 RETRY_FEEDBACK = ("That answer is invalid: {error}. Reply again with the whole corrected JSON object, "
                   "following every rule of the task.")
+ERROR_NOTE = ("Note: an earlier answer for this item was refused: {error}. Do not make that mistake; every "
+              "statement must agree with the item's data.")
 AVOID_FEEDBACK = ("That answer is invalid: {error}. Do not use these labels again: {avoid}. Reply again with the "
                   "whole corrected JSON object, following every rule of the task; every label must be new.")
 
@@ -40,6 +43,10 @@ class RetryPolicy:
     The default is the policy every shipped call-log entry was made with: changing it would change the cache
     keys of retried calls."""
     temperatures: tuple[float, ...] = (0.0, RETRY_TEMPERATURE)
+    # True: the retry shows the previous answer and its error (a follow-up turn). False: the original prompt
+    # with the error noted at its end, the answer not shown (a model shown its answer tends to copy it, token
+    # by token, even at temperature 1 under top-p 0.95)
+    show_previous_answer: bool = True
 
     def temperature(self, attempt: int) -> float:
         return self.temperatures[min(attempt, len(self.temperatures) - 1)]
@@ -149,9 +156,16 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
                         else RETRY_FEEDBACK.format(error=last_invalid[1]))
             if text_format is not None:
                 feedback = feedback.replace("JSON object", text_format.retry_noun)
-            messages = base_messages + [{"role": "assistant", "content": last_invalid[0]},
-                                        {"role": "user", "content": feedback}]
-            prompt_change = f"previous answer and its error appended (attempt {attempt - 1}: {last_invalid[1]})"
+            if retry.show_previous_answer:
+                messages = base_messages + [{"role": "assistant", "content": last_invalid[0]},
+                                            {"role": "user", "content": feedback}]
+                prompt_change = f"previous answer and its error appended (attempt {attempt - 1}: {last_invalid[1]})"
+            else:                             # the prompt's prefix is kept, so the KV cache still serves it
+                last = base_messages[-1]
+                messages = base_messages[:-1] + [{**last, "content": last["content"] + "\n\n" + ERROR_NOTE.format(
+                    error=last_invalid[1])}]
+                prompt_change = f"error noted at the end of the prompt, answer not shown (attempt {attempt - 1}: " \
+                                f"{last_invalid[1]})"
             if avoid:
                 prompt_change += f"; labels to avoid: {list(avoid)}"
         constraint = label_constraint(avoid) if label_constraint is not None and schema is not None else None
