@@ -46,7 +46,7 @@ from ..llm.backend import BackendUnavailable
 from ..llm.cache import CallCache
 from ..store import ArtifactStore
 from . import agents, inputs, promotion, schemas
-from .templates import load_variant, template_hash
+from .templates import AGENTS, template_hash
 
 ROW_COLUMNS = list(cat.ITEM_KNOWLEDGE.columns)     # the catalogue declares the row shape, in file order
 PERSPECTIVES = ("demand", "attribute")
@@ -144,13 +144,10 @@ class KnowledgeBuild:
         self.ds = inputs.without_constant_attributes(ds)
         self.items = ds.items          # all fields, as every grounding reader classifies against (the summary)
         self.store, self.backend, self.cfg = store, backend, config
-        templates = promotion.build_templates(store, ds.name)     # promoted versions, else the shipped files
+        # promoted versions, else the shipped files; the answer format's own template where it has one
+        templates = {a: promotion.answer_template(store, ds.name, a, config.layer3_output) for a in AGENTS}
         self.template_hashes = {a: template_hash(t) for a, t in templates.items()}
         self.cache = call_cache(store, ds.name, self.template_hashes)
-        if config.layer3_output != "json":       # the agent's template for that answer format
-            templates["item_knowledge"] = load_variant("item_knowledge", config.layer3_output)
-            self.template_hashes = {a: template_hash(t) for a, t in templates.items()}
-            self.cache = call_cache(store, ds.name, self.template_hashes)
         self.ctx = agents.AgentContext(backend, self.cache, max_attempts=config.max_attempts,
                                        single_agent_attempts=config.single_agent_attempts,
                                        use_grammar=config.use_grammar, templates=dict(templates),

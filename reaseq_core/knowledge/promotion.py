@@ -21,7 +21,7 @@ import pandas as pd
 from .. import catalogue as cat
 from ..errors import ReaSeqError
 from ..store import ArtifactStore
-from .templates import AGENTS, load_template, placeholders, template_hash
+from .templates import AGENTS, load_template, load_variant, placeholders, template_hash
 
 # the agent whose template made each setup's knowledge rows (item_knowledge.parquet, column `setup`)
 SETUP_OF_AGENT = {"item_knowledge": "multi_agent", "single_agent": "single_agent"}
@@ -91,6 +91,16 @@ def build_templates(store: ArtifactStore, dataset: str) -> dict[str, str]:
     return {a: build_template(store, dataset, a) for a in AGENTS}
 
 
+def answer_template(store: ArtifactStore, dataset: str, agent: str, fmt: str = "json") -> str:
+    """The template a build with Layer-3 answer format `fmt` uses for `agent`. The answer format concerns the
+    multi-agent Layer 3 only: for it and a format other than JSON, that format's shipped template
+    (templates.load_variant; an unknown format is an error); otherwise build_template (the promoted version,
+    else the shipped file)."""
+    if fmt == "json" or agent != "item_knowledge":
+        return build_template(store, dataset, agent)
+    return load_variant(agent, fmt)
+
+
 def promote(store: ArtifactStore, dataset: str, agent: str, text: str, *, who: str | None = None,
             note: str = "", experiment: str | None = None) -> dict:
     """Make `text` the template the build uses for `agent` on `dataset`; returns the promotion record
@@ -123,10 +133,6 @@ def stale_items(store: ArtifactStore, dataset: str, agent: str, fmt: str = "json
     if not store.exists(dataset, cat.ITEM_KNOWLEDGE):
         return pd.DataFrame(columns=cols)
     df = store.read(dataset, cat.ITEM_KNOWLEDGE)
-    if fmt == "json":
-        current = template_hash(build_template(store, dataset, agent))
-    else:                                   # the answer format's own shipped template (templates.load_variant)
-        from .templates import load_variant
-        current = template_hash(load_variant(agent, fmt))
+    current = template_hash(answer_template(store, dataset, agent, fmt))
     rows = df[(df["setup"] == SETUP_OF_AGENT[agent]) & (df["template_hash"].astype(str) != current)]
     return rows[cols].reset_index(drop=True)

@@ -4,8 +4,8 @@ number of times, and otherwise report the failure with its reason. Nothing inval
 Every attempt goes through the call cache. Attempt 0 is greedy (temperature 0). A retry changes what
 matters: it shows the model its previous answer and the rule it broke (appended after the original prompt,
 so the prompt's prefix is reused; or, with RetryPolicy.show_previous_answer False, only the rule, noted at
-the prompt's end, since a model shown its answer tends to copy it), names the labels to avoid where the rule was about labels, and samples at
-the policy's temperature with a fixed seed per attempt: a retry has its own cache key, and a resumed run
+the prompt's end, since a model shown its answer tends to copy it), names the labels to avoid where the rule
+was about labels, and samples at the policy's temperature with a fixed seed per attempt: a retry has its own cache key, and a resumed run
 replays exactly the attempts it made before. The call log records per attempt its `seed`, `temperature` and
 `prompt_change`.
 
@@ -152,11 +152,11 @@ def call_structured(backend: LLMBackend, cache: CallCache, *, agent: str, subjec
     for attempt in range(max_attempts):
         messages, prompt_change = base_messages, None
         if last_invalid is not None:          # (raw answer, reason) of the previous attempt
-            feedback = (AVOID_FEEDBACK.format(error=last_invalid[1], avoid=", ".join(avoid)) if avoid
-                        else RETRY_FEEDBACK.format(error=last_invalid[1]))
-            if text_format is not None:
-                feedback = feedback.replace("JSON object", text_format.retry_noun)
             if retry.show_previous_answer:
+                feedback = (AVOID_FEEDBACK.format(error=last_invalid[1], avoid=", ".join(avoid)) if avoid
+                            else RETRY_FEEDBACK.format(error=last_invalid[1]))
+                if text_format is not None:
+                    feedback = feedback.replace("JSON object", text_format.retry_noun)
                 messages = base_messages + [{"role": "assistant", "content": last_invalid[0]},
                                             {"role": "user", "content": feedback}]
                 prompt_change = f"previous answer and its error appended (attempt {attempt - 1}: {last_invalid[1]})"
