@@ -169,7 +169,7 @@ def test_taxonomies_layers_and_failed_agent(fixture_env):
     body = texts(at)
     assert "Layer-1 demand dimensions" in body and "item titles (no queries in this dataset)" in body
     assert "Layer-2 attribute agent failed: invalid JSON after 2 retries" in body
-    l2 = frame(at.dataframe[0].value)
+    l2 = next(frame(d.value) for d in at.dataframe if "rationale" in frame(d.value).columns)
     assert l2["rationale"].tolist() == ["inherited", "adapted", "new"]
 
 
@@ -329,6 +329,31 @@ def test_every_page_renders_on_the_committed_store(page, committed_env):
         assert not at.warning, [w.value for w in at.warning]
     shown = len(at.dataframe) + len(at.get("plotly_chart")) + len(at.text_area)  # the Prompt lab: a template
     assert shown >= 1, "the page showed no table, chart or template"
+
+
+def test_taxonomies_page_shows_todays_rules_on_the_committed_store(committed_env):
+    """The rule-check table counts, per primary category, the stored labels today's label rules refuse and the
+    texts that end mid-sentence, as summary.taxonomy_rule_check finds them in the committed taxonomy."""
+    from reaseq_core.knowledge import schemas
+    tax = committed_env.read(DATASET, cat.TAXONOMY)["categories"]
+    at = run_page("Taxonomies", None)
+    clean(at)
+    table = next(frame(d.value) for d in at.dataframe if "labels refused" in frame(d.value).columns)
+    table = table.set_index("primary")
+    assert list(table.index) == list(tax)
+    for prim, node in tax.items():   # recount Layer 1 independently of the page's helper
+        l1 = [lab for p in ("demand", "attribute") for lab in (node.get(p) or {}).get("dimensions") or []]
+        assert table.at[prim, "labels"] >= len(l1)
+        reasons = [(node.get(p) or {}).get("reasoning") for p in ("demand", "attribute")]
+        cut_l1 = sum(bool(r) and schemas.unfinished_text(r) is not None for r in reasons)
+        assert table.at[prim, "texts ending mid-sentence"] >= cut_l1
+    assert table["texts ending mid-sentence"].sum() > 0     # the shipped taxonomies hold cut texts (stated)
+    primary = table["labels refused"].idxmax()
+    if table.at[primary, "labels refused"]:
+        at.selectbox(key="primary").set_value(primary).run()
+        clean(at)
+        assert f"{primary}: {table.at[primary, 'labels refused']} refused labels" in \
+            " ".join(str(e.label) for e in at.expander)
 
 
 def test_single_vs_multi_agent_lists_the_figure7_examples_first(committed_env):

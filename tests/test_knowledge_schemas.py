@@ -26,7 +26,8 @@ def test_layer1_labels():
 
 
 @pytest.mark.parametrize("label, kind", [
-    ("Gift for", "function word"), ("Price over the", "function word"), ("Skin &", "function word"),
+    ("Gift for", "function word"), ("Price over the", "function word"), ("Cluttered but", "function word"),
+    ("Love it", "function word"), ("Skin &", "function word"),
     ("Item Weight", "data field"), ("Shipping Weight", "data field"), ("ASIN", "data field"),
     ("Item Model Num", "data field"), ("Product Dimensions", "data field"), ("Titles", "data field"),
     ("Category", "data field"), ("Attributes", "placeholder"), ("Products", "placeholder"),
@@ -142,3 +143,20 @@ def test_label_repair_is_recorded_and_bounded():
     raw3 = json.dumps({"decisions": ["a.", "b."], "analysis": "x", "dimensions": ["Mood", "Season", "Gift", "Value"]})
     assert schemas.repair_taxonomy(raw3, "demand", set()) is None
     assert schemas.repair_taxonomy("not json", "demand", set()) is None
+
+
+def test_taxonomy_rule_check_finds_refused_labels_and_cut_texts():
+    from reaseq_core.knowledge.summary import taxonomy_rule_check
+    node = {"demand": {"dimensions": ["Budget", "Cluttered but", "Budget"], "reasoning": "Users buy gifts, sets, and sc"},
+            "attribute": {"dimensions": ["Scent Family"], "reasoning": "Attributes come from the titles."},
+            "subcategories": {"Women's": {"demand": {
+                "reasoning_trace": "Kept Budget.",
+                "dimensions": [{"label": "Budget", "justification": "Price matters for women's perfume."},
+                               {"label": "Item Weight", "justification": "The weight of the"}]}}}}
+    k = taxonomy_rule_check(node)
+    assert k["labels"] == 6 and k["texts"] == 5
+    assert [(r["where"], r["label"]) for r in k["labels_refused"]] == [
+        ("Layer 1 demand", "Cluttered but"), ("Layer 1 demand", "Budget"), ("Women's demand", "Item Weight")]
+    assert [r["why"].split(":")[0] for r in k["labels_refused"]] == ["function word", "repeated", "data field"]
+    assert [(r["where"], r["field"]) for r in k["texts_cut"]] == [
+        ("Layer 1 demand", "reasoning"), ("Women's demand", "justification of Item Weight")]

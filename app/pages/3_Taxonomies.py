@@ -16,6 +16,7 @@ from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
 from reaseq_core import review  # noqa: E402
 from reaseq_core.knowledge.schemas import parent_diff  # noqa: E402
+from reaseq_core.knowledge.summary import taxonomy_rule_check  # noqa: E402
 from reaseq_core.status import knowledge_command  # noqa: E402
 
 RATIONALE_COLOURS = {"inherited": "#4c78a8", "adapted": "#f58518", "new": "#54a24b", "dropped": "#e45756"}
@@ -45,7 +46,22 @@ if rows:
     fig.update_layout(height=300, margin=dict(t=30, l=10, r=10, b=10))
     st.plotly_chart(fig, key="overview")
 
+# The stored labels and texts under today's rules (a taxonomy built before a rule keeps what it was given).
+checks = {prim: taxonomy_rule_check(c) for prim, c in cats.items()}
+st.markdown("**Today's rules on the stored taxonomies**: labels the label rules refuse, and reasoning / "
+            "justification texts that end mid-sentence (cut by the answer's length cap).")
+st.dataframe(pd.DataFrame([{"primary": prim, "labels": k["labels"], "labels refused": len(k["labels_refused"]),
+                            "texts": k["texts"], "texts ending mid-sentence": len(k["texts_cut"])}
+                           for prim, k in checks.items()]), hide_index=True, key="rule_check")
+
 primary = st.selectbox("Primary category", list(cats), key="primary")
+if checks[primary]["labels_refused"] or checks[primary]["texts_cut"]:
+    with st.expander(f"{primary}: {len(checks[primary]['labels_refused'])} refused labels, "
+                     f"{len(checks[primary]['texts_cut'])} texts ending mid-sentence"):
+        if checks[primary]["labels_refused"]:
+            st.dataframe(pd.DataFrame(checks[primary]["labels_refused"]), hide_index=True, key="refused_labels")
+        if checks[primary]["texts_cut"]:
+            st.dataframe(pd.DataFrame(checks[primary]["texts_cut"]), hide_index=True, key="cut_texts")
 c = cats[primary]
 
 

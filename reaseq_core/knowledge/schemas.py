@@ -106,10 +106,14 @@ def _keys(labels) -> set[str]:
     return {label_key(x) for x in labels}
 
 
-# A label ending in one of these is cut short ("Gift for", "Price over the").
+# A label ending in one of these is cut short ("Gift for", "Price over the", "Cluttered but"): articles,
+# prepositions, possessives and demonstratives, conjunctions, pronouns, auxiliaries.
 FUNCTION_WORDS = {"a", "an", "the", "of", "over", "and", "or", "nor", "for", "with", "without", "to", "in", "on",
                   "at", "by", "from", "into", "onto", "per", "as", "than", "vs", "via", "about", "under", "between",
-                  "across", "your", "their", "its", "our", "my", "his", "her", "this", "that", "these", "those", "&"}
+                  "across", "your", "their", "its", "our", "my", "his", "her", "this", "that", "these", "those", "&",
+                  "but", "yet", "so", "if", "because", "while", "although", "though", "unless", "whether", "when",
+                  "where", "which", "who", "whose", "it", "i", "we", "you", "they", "is", "are", "was", "were", "be",
+                  "been", "has", "have", "had", "can", "will", "not", "very"}
 # Data fields: catalogue bookkeeping, identifiers, logistics (see the module docstring for why).
 FIELD_LABELS = _keys([
     "title", "product title", "item title", "example title", "name", "product name", "item name",

@@ -24,7 +24,10 @@ def status(store: ArtifactStore, dataset: str) -> dict | None:
         out[f"taxonomy {category}"] = (f"Layer 1: {l1}; Layer 2: {t['layer2_subcategories']} subcategories, "
                                        f"{t['layer2_first_attempt']} of {t['layer2_refinements']} refinements at the "
                                        f"first attempt, {t['layer2_repaired']} repaired, {t['layer2_fallback']} "
-                                       "fell back to the parent")
+                                       "fell back to the parent"
+                                       + (f"; today's rules: {len(t['rules']['labels_refused'])} of "
+                                          f"{t['rules']['labels']} labels refused, {len(t['rules']['texts_cut'])} of "
+                                          f"{t['rules']['texts']} texts end mid-sentence" if "rules" in t else ""))
     for setup, f in s["setups"].items():
         out[f"grounding rate ({setup})"] = f.get("grounding_rate")
         out[f"items/hour ({setup})"] = f.get("items_per_hour")

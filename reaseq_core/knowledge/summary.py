@@ -21,6 +21,7 @@ import pandas as pd
 
 from .. import catalogue
 from . import grounding as gr
+from . import schemas
 
 
 def _entries(row) -> list[dict]:
@@ -78,9 +79,44 @@ def coverage(df: pd.DataFrame, interactions: pd.DataFrame, n_items: int | None =
     return out
 
 
+def taxonomy_rule_check(node: dict) -> dict:
+    """One primary category's stored taxonomy (Layers 1 and 2) under today's rules: the labels that
+    schemas.label_problem refuses (a taxonomy built before a rule keeps what it was given) and the text fields
+    (Layer 1's reasoning, Layer 2's reasoning trace and justifications) that end mid-sentence
+    (schemas.unfinished_text), each with where it is."""
+    labels, refused, texts, cut = 0, [], 0, []
+
+    def check(where: str, perspective: str, labs: list[str], txts: list[tuple[str, str]]) -> None:
+        nonlocal labels, texts
+        for i, x in enumerate(labs):
+            labels += 1
+            why = schemas.label_problem(str(x), [str(y) for y in labs[:i]], perspective)
+            if why:
+                refused.append({"where": where, "label": str(x), "why": why})
+        for field, t in txts:
+            if not t:
+                continue
+            texts += 1
+            why = schemas.unfinished_text(t)
+            if why:
+                cut.append({"where": where, "field": field, "why": why, "ends": str(t)[-40:]})
+
+    for p in ("demand", "attribute"):
+        b = node.get(p) or {}
+        check(f"Layer 1 {p}", p, list(b.get("dimensions") or []), [("reasoning", b.get("reasoning"))])
+        for sub, sn in (node.get("subcategories") or {}).items():
+            r = sn.get(p) or {}
+            dims = r.get("dimensions") or []
+            check(f"{sub} {p}", p, [d.get("label", "") for d in dims],
+                  [("reasoning_trace", r.get("reasoning_trace"))]
+                  + [(f"justification of {d.get('label')}", d.get("justification")) for d in dims])
+    return {"labels": labels, "labels_refused": refused, "texts": texts, "texts_cut": cut}
+
+
 def taxonomy_quality(taxonomy: dict) -> dict:
     """Per primary category: Layer 1's attempts per perspective, and for Layer 2 how many subcategories were
-    refined, how many needed more than one attempt, were repaired or fell back to the parent's labels."""
+    refined, how many needed more than one attempt, were repaired or fell back to the parent's labels; `rules`:
+    the stored labels and texts under today's rules (taxonomy_rule_check)."""
     out = {}
     for c, node in (taxonomy.get("categories") or {}).items():
         l1 = {p: {"status": (node.get(p) or {}).get("status"), "attempts": (node.get(p) or {}).get("attempts"),
@@ -92,7 +128,8 @@ def taxonomy_quality(taxonomy: dict) -> dict:
                   "layer2_first_attempt": sum(r.get("attempts") == 1 and not r.get("fallback") and not r.get("repair")
                                               for r in refinements),
                   "layer2_repaired": sum(bool(r.get("repair")) for r in refinements),
-                  "layer2_fallback": sum(bool(r.get("fallback")) for r in refinements)}
+                  "layer2_fallback": sum(bool(r.get("fallback")) for r in refinements),
+                  "rules": taxonomy_rule_check(node)}
     return out
 
 
