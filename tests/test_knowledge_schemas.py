@@ -8,7 +8,7 @@ from reaseq_core.llm.structured import InvalidOutput, validate_answer
 
 
 def tax(dims):
-    return schemas.TaxonomyAnswer(decisions=["a.", "b."], analysis="x", dimensions=dims)
+    return schemas.TaxonomyAnswer(decisions=["a.", "b."], analysis="x.", dimensions=dims)
 
 
 def test_layer1_labels():
@@ -57,8 +57,8 @@ def test_refused_labels_travel_with_the_error():
 
 
 def refined(labels, rationale="inherited"):
-    return schemas.RefinementAnswer(reasoning_trace="t", dimensions=[
-        schemas.RefinedDimension(label=x, rationale=rationale, justification="j", mapped=["m"]) for x in labels])
+    return schemas.RefinementAnswer(reasoning_trace="t.", dimensions=[
+        schemas.RefinedDimension(label=x, rationale=rationale, justification="j.", mapped=["m"]) for x in labels])
 
 
 def test_layer2_rules():
@@ -129,18 +129,18 @@ def test_templates_render_and_refuse_missing_values():
 
 def test_label_repair_is_recorded_and_bounded():
     import json
-    raw = json.dumps({"decisions": ["a.", "b."], "analysis": "x",
+    raw = json.dumps({"decisions": ["a.", "b."], "analysis": "x.",
                       "dimensions": ["Fragrance", "Gender", "Occasion", "Budget", "Purpose"]})
     fixed = schemas.repair_taxonomy(raw, "demand", {"Fragrance"})
     assert fixed is not None
     ans, note = fixed
     assert ans.dimensions == ["Gender", "Occasion", "Budget", "Purpose"] and "['Fragrance']" in note
     # too few left after removal: no repair
-    raw2 = json.dumps({"decisions": ["a.", "b."], "analysis": "x",
+    raw2 = json.dumps({"decisions": ["a.", "b."], "analysis": "x.",
                        "dimensions": ["Fragrance", "Brand", "Price", "Gender", "Budget"]})
     assert schemas.repair_taxonomy(raw2, "demand", {"Fragrance"}) is None
     # nothing refused (it failed for another reason): no repair
-    raw3 = json.dumps({"decisions": ["a.", "b."], "analysis": "x", "dimensions": ["Mood", "Season", "Gift", "Value"]})
+    raw3 = json.dumps({"decisions": ["a.", "b."], "analysis": "x.", "dimensions": ["Mood", "Season", "Gift", "Value"]})
     assert schemas.repair_taxonomy(raw3, "demand", set()) is None
     assert schemas.repair_taxonomy("not json", "demand", set()) is None
 
@@ -160,3 +160,28 @@ def test_taxonomy_rule_check_finds_refused_labels_and_cut_texts():
     assert [r["why"].split(":")[0] for r in k["labels_refused"]] == ["function word", "repeated", "data field"]
     assert [(r["where"], r["field"]) for r in k["texts_cut"]] == [
         ("Layer 1 demand", "reasoning"), ("Women's demand", "justification of Item Weight")]
+
+
+def test_taxonomy_texts_must_end_where_a_sentence_ends():
+    """A Layer-1 or Layer-2 text cut at its cap or stopped mid-sentence makes the answer invalid (retried), and a
+    label repair cannot rescue an answer whose texts are cut."""
+    import json
+    check = schemas.make_taxonomy_check("demand")
+    check(schemas.TaxonomyAnswer(decisions=["Grouped gifts.", "Kept budget."], analysis="They are distinct.",
+                                 dimensions=["Gift Giving", "Budget", "Mood", "Occasion"]))
+    cut = "x" * (schemas.L1_ANALYSIS_MAX - 5) + " and sc"
+    with pytest.raises(InvalidOutput, match="unfinished text: the analysis ends mid-sentence"):
+        check(schemas.TaxonomyAnswer(decisions=["Grouped gifts.", "Kept budget."], analysis=cut,
+                                     dimensions=["Gift Giving", "Budget", "Mood", "Occasion"]))
+    ref = schemas.make_refinement_check("demand")
+    dims = [schemas.RefinedDimension(label=x, rationale="new", justification="Users ask for it.", mapped=["m"])
+            for x in ("Gift Giving", "Budget", "Mood", "Occasion")]
+    ref(schemas.RefinementAnswer(reasoning_trace="Kept all four.", dimensions=dims))
+    dims[1] = dims[1].model_copy(update={"justification": "The subcategory is for women, so we keep"})
+    with pytest.raises(InvalidOutput, match="justification of 'Budget' ends mid-sentence"):
+        ref(schemas.RefinementAnswer(reasoning_trace="Kept all four.", dimensions=dims))
+    raw = json.dumps({"decisions": ["Grouped gifts.", "Kept budget."], "analysis": "They are distinct, and",
+                      "dimensions": ["Mood", "Title", "Season", "Gift", "Value"]})
+    assert schemas.repair_taxonomy(raw, "demand", set()) is None       # 'Title' droppable, the analysis is cut
+    ok = raw.replace("distinct, and", "distinct.")
+    assert schemas.repair_taxonomy(ok, "demand", set())[0].dimensions == ["Mood", "Season", "Gift", "Value"]

@@ -46,10 +46,13 @@ class FakeBackendForTests:
                           completion_tokens=len(text.split()), latency_s=self.delay_s, extra=extra)
 
 
+SENTENCE_KEYS = {"decisions", "analysis", "reasoning_trace", "justification"}
+
+
 def schema_filler(schema: dict, words: tuple[str, ...] = ("alpha", "beta", "gamma", "delta", "omega", "sigma")):
     """A JSON value that satisfies `schema` (the subset the knowledge agents use): the first enum value,
     minItems array entries (distinct strings; one object per enum value where an array's objects carry an
-    enum 'dimension'), strings cut to maxLength, whole capitalised words where a string has a `pattern`
+    enum 'dimension'), strings cut to maxLength (a sentence field ends with a full stop), whole capitalised words where a string has a `pattern`
     (the knowledge labels). For plumbing tests: it is valid, not meaningful."""
     counter = iter(range(10**6))
     labels = [w.title() for w in words] + [f"{a.title()} {b.title()}" for a in words for b in words if a != b]
@@ -75,6 +78,8 @@ def schema_filler(schema: dict, words: tuple[str, ...] = ("alpha", "beta", "gamm
             return labels[next(label_counter) % len(labels)]
         if t == "string":
             w = f"{words[next(counter) % len(words)]} {next(counter)}"
+            if key in SENTENCE_KEYS:                   # texts the agents' checks want to end a sentence
+                return (w[: s.get("maxLength", 40) - 1] + ".")
             return w[: s.get("maxLength", 40)]
         return None
 
