@@ -159,7 +159,7 @@ def test_taxonomy_rule_check_finds_refused_labels_and_cut_texts():
         ("Layer 1 demand", "Cluttered but"), ("Layer 1 demand", "Budget"), ("Women's demand", "Item Weight")]
     assert [r["why"].split(":")[0] for r in k["labels_refused"]] == ["function word", "repeated", "data field"]
     assert [(r["where"], r["field"]) for r in k["texts_cut"]] == [
-        ("Layer 1 demand", "reasoning"), ("Women's demand", "justification of Item Weight")]
+        ("Layer 1 demand", "reasoning"), ("Women's demand", "dimensions[1].justification")]
 
 
 def test_taxonomy_texts_must_end_where_a_sentence_ends():

@@ -483,29 +483,28 @@ def unfinished_fields(entry: dict, cap: int | None = ANALYSIS_MAX) -> list[str]:
     return noise
 
 
-def unfinished_taxonomy_fields(taxonomy: dict) -> list[dict]:
-    """Every sentence field of a taxonomy artifact that stops short: Layer 1's analysis and decisions, Layer 2's
+def taxonomy_text_fields(taxonomy: dict) -> list[dict]:
+    """Every sentence field of a taxonomy artifact: Layer 1's reasoning (its analysis) and decisions, Layer 2's
     reasoning trace and justifications. Rows: category, subcategory (None for Layer 1), perspective, field,
-    text, why."""
+    text."""
     out = []
     for cat_name, node in (taxonomy.get("categories") or {}).items():
         for persp in ("demand", "attribute"):
             l1 = node.get(persp) or {}
             for fname, text in [("reasoning", l1.get("reasoning", ""))] + [
                     (f"decisions[{i}]", d) for i, d in enumerate(l1.get("decisions") or [])]:
-                why = unfinished_text(text)
-                if why:
-                    out.append({"category": cat_name, "subcategory": None, "perspective": persp, "field": fname,
-                                "text": text, "why": why})
+                out.append({"category": cat_name, "subcategory": None, "perspective": persp, "field": fname,
+                            "text": text})
         for sub, s in (node.get("subcategories") or {}).items():
             for persp in ("demand", "attribute"):
                 l2 = s.get(persp) or {}
-                fields = [("reasoning_trace", l2.get("reasoning_trace", ""))] + [
-                    (f"dimensions[{i}].justification", d.get("justification", ""))
-                    for i, d in enumerate(l2.get("dimensions") or [])]
-                for fname, text in fields:
-                    why = unfinished_text(text)
-                    if why:
-                        out.append({"category": cat_name, "subcategory": sub, "perspective": persp,
-                                    "field": fname, "text": text, "why": why})
+                out += [{"category": cat_name, "subcategory": sub, "perspective": persp, "field": fname, "text": text}
+                        for fname, text in [("reasoning_trace", l2.get("reasoning_trace", ""))] + [
+                            (f"dimensions[{i}].justification", d.get("justification", ""))
+                            for i, d in enumerate(l2.get("dimensions") or [])]]
     return out
+
+
+def unfinished_taxonomy_fields(taxonomy: dict) -> list[dict]:
+    """The sentence fields of a taxonomy artifact (taxonomy_text_fields) that stop short, each with `why`."""
+    return [{**r, "why": why} for r in taxonomy_text_fields(taxonomy) if (why := unfinished_text(r["text"]))]

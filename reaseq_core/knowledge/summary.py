@@ -81,36 +81,26 @@ def coverage(df: pd.DataFrame, interactions: pd.DataFrame, n_items: int | None =
 
 def taxonomy_rule_check(node: dict) -> dict:
     """One primary category's stored taxonomy (Layers 1 and 2) under today's rules: the labels that
-    schemas.label_problem refuses (a taxonomy built before a rule keeps what it was given) and the text fields
-    (Layer 1's reasoning, Layer 2's reasoning trace and justifications) that end mid-sentence
-    (schemas.unfinished_text), each with where it is."""
-    labels, refused, texts, cut = 0, [], 0, []
+    schemas.label_problem refuses (a taxonomy built before a rule keeps what it was given) and the sentence
+    fields (schemas.taxonomy_text_fields) that end mid-sentence (schemas.unfinished_text), each with where it is."""
+    labels, refused = 0, []
 
-    def check(where: str, perspective: str, labs: list[str], txts: list[tuple[str, str]]) -> None:
-        nonlocal labels, texts
+    def check(where: str, perspective: str, labs: list[str]) -> None:
+        nonlocal labels
         for i, x in enumerate(labs):
             labels += 1
             why = schemas.label_problem(str(x), [str(y) for y in labs[:i]], perspective)
             if why:
                 refused.append({"where": where, "label": str(x), "why": why})
-        for field, t in txts:
-            if not t:
-                continue
-            texts += 1
-            why = schemas.unfinished_text(t)
-            if why:
-                cut.append({"where": where, "field": field, "why": why, "ends": str(t)[-40:]})
 
     for p in ("demand", "attribute"):
-        b = node.get(p) or {}
-        check(f"Layer 1 {p}", p, list(b.get("dimensions") or []), [("reasoning", b.get("reasoning"))])
+        check(f"Layer 1 {p}", p, list((node.get(p) or {}).get("dimensions") or []))
         for sub, sn in (node.get("subcategories") or {}).items():
-            r = sn.get(p) or {}
-            dims = r.get("dimensions") or []
-            check(f"{sub} {p}", p, [d.get("label", "") for d in dims],
-                  [("reasoning_trace", r.get("reasoning_trace"))]
-                  + [(f"justification of {d.get('label')}", d.get("justification")) for d in dims])
-    return {"labels": labels, "labels_refused": refused, "texts": texts, "texts_cut": cut}
+            check(f"{sub} {p}", p, [d.get("label", "") for d in (sn.get(p) or {}).get("dimensions") or []])
+    texts = [r for r in schemas.taxonomy_text_fields({"categories": {"": node}}) if r["text"]]
+    cut = [{"where": f"{r['subcategory'] or 'Layer 1'} {r['perspective']}", "field": r["field"], "why": why,
+            "ends": str(r["text"])[-40:]} for r in texts if (why := schemas.unfinished_text(r["text"]))]
+    return {"labels": labels, "labels_refused": refused, "texts": len(texts), "texts_cut": cut}
 
 
 def taxonomy_quality(taxonomy: dict) -> dict:
