@@ -420,8 +420,7 @@ def unfinished_text(text: str, cap: int | None = None) -> str | None:
         return f"mid-word: ends on '{body[-1]}'"
     if body[-1:] in ",;:-–—(&":
         return f"mid-sentence: ends with '{body[-1]}'"
-    if last.lower() in FUNCTION_WORDS or last.lower() in {"is", "are", "was", "be", "which", "who", "that", "such",
-                                                           "its", "it", "has", "have", "can", "will", "like"}:
+    if last.lower() in FUNCTION_WORDS or last.lower() in {"such", "like"}:
         return f"mid-sentence: ends after '{last}'"
     return f"mid-sentence: no full stop after '{last}'"
 
