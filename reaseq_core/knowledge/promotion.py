@@ -87,10 +87,6 @@ def build_template(store: ArtifactStore, dataset: str, agent: str) -> str:
     return text
 
 
-def build_templates(store: ArtifactStore, dataset: str) -> dict[str, str]:
-    return {a: build_template(store, dataset, a) for a in AGENTS}
-
-
 def answer_template(store: ArtifactStore, dataset: str, agent: str, fmt: str = "json") -> str:
     """The template a build with Layer-3 answer format `fmt` uses for `agent`. The answer format concerns the
     multi-agent Layer 3 only: for it and a format other than JSON, that format's shipped template
