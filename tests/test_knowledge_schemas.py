@@ -33,7 +33,9 @@ def test_layer1_labels():
     ("Category", "data field"), ("Attributes", "placeholder"), ("Products", "placeholder"),
     ("Price over the category", "form"), ("24 Hour Wear", "form"), ("Skin Skin", "repeated word"),
     ("Genders", "repeated"), ("gender", "repeated"), ("Product Category", "data field"),
-    ("Title and Brand", "data field"), ("Other Skin Care", "placeholder")])
+    ("Title and Brand", "data field"), ("Other Skin Care", "placeholder"),
+    ("Cluttered but nice", "opinion"), ("A really great", "opinion"), ("Pop Culture etcetera", "opinion"),
+    ("Great Value", "opinion"), ("The Recipes", "opinion")])
 def test_label_rules_refuse_with_the_reason(label, kind):
     why = schemas.label_problem(label, ["Gender"], "attribute")
     assert why is not None and why.split(":")[0] == kind, why
@@ -47,6 +49,9 @@ def test_label_rules_per_perspective():
     assert schemas.label_problem("Skin Care", [], "attribute", {"Skin Care"}) is None
     assert schemas.label_problem("Anti-Aging Care", [], "demand") is None      # hyphenated words are whole words
     assert schemas.label_problem("Scent", [], "demand", avoid=("scents",)).startswith("avoided")
+    # opinion words are whole words: labels that merely contain their letters pass
+    for ok in ("Fine Lines", "Theme", "Goodwill Gifting", "Nail Care", "Anti-Aging Care", "Bestseller Appeal"):
+        assert schemas.label_problem(ok, [], "demand") is None, ok
 
 
 def test_refused_labels_travel_with_the_error():

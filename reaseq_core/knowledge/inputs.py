@@ -25,8 +25,9 @@ KIND_TEXT = {
     "key_values": "merchant-provided key: value specifications (with example values)",
     "structured_fields": "this dataset has no merchant key-value specifications, so these are the structured fields "
                          "that exist (title, brand, price, category path) of sample items. Most product properties "
-                         "(such as type, form, size, ingredients, finish) are written inside the titles: cluster those "
-                         "properties, not the field names",
+                         "(what the item is, what it is made of or about, its size or format, whom it is for) are "
+                         "written inside the titles: cluster the properties of this category's items, not the field "
+                         "names",
 }
 MIN_ATTRIBUTE_KEYS = 3   # fewer distinct keys in a category are no key-value schema to cluster
 

@@ -141,6 +141,14 @@ FIELD_WORDS = frozenset(_keys(["title", "name", "category", "subcategory", "rank
                                "url", "imurl"]))
 # A label starting with one of these is a leftover bin ("Other Skin Care"), not a dimension.
 BIN_WORDS = frozenset(_keys(["other", "misc", "miscellaneous", "general", "various"]))
+# Opinion and filler words copied from reviews ("Cluttered but nice", "A really great", "Pop Culture etcetera"):
+# a label names a dimension, not a verdict on an item. Refused wherever they stand in a label.
+OPINION_WORDS = frozenset(_keys([
+    "nice", "great", "good", "bad", "awesome", "amazing", "lovely", "really", "excellent", "perfect", "wonderful",
+    "terrible", "horrible", "cluttered", "best", "worst", "favorite", "favourite", "etc", "etcetera", "stuff",
+    "thing", "okay"]))
+# A label starting with an article is a phrase lifted from a text ("A really great"), not a dimension name.
+ARTICLES = frozenset({"a", "an", "the"})
 # Demand only: product fields, where a demand dimension names why users buy ("Budget", not "Price").
 NOT_DEMAND_LABELS = _keys(["brand", "manufacturer", "price", "product type", "type"])
 
@@ -171,6 +179,9 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
         return f"data field: '{label}' names a data field, not a product property or user motivation"
     if key in PLACEHOLDER_LABELS or words[0] in BIN_WORDS:
         return f"placeholder: '{label}' names no dimension"
+    if set(words) & OPINION_WORDS or words[0] in ARTICLES:
+        return (f"opinion: '{label}' is an opinion or phrase from a text (a label names what differs between "
+                f"items or buyers, e.g. Gift Giving, Hair Type)")
     if perspective == "demand" and key in NOT_DEMAND_LABELS:
         return (f"product field: '{label}' is a product field, not a user motivation (name why users buy, "
                 f"e.g. Budget instead of Price)")
@@ -210,7 +221,7 @@ def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: se
         def refused_keys(earlier: list[str]) -> set[str]:
             return refused | _keys(earlier)
         return LabelConstraint(path, refuse, max_words=LABEL_WORDS, new_word_chars=new_word_chars, rules=rules,
-                               banned_words=FIELD_WORDS, banned_first_words=BIN_WORDS, word_key=label_key,
+                               banned_words=FIELD_WORDS | OPINION_WORDS, banned_first_words=BIN_WORDS | ARTICLES, word_key=label_key,
                                last_word_bans=frozenset(FUNCTION_WORDS), refused_keys=refused_keys)
     return make
 
