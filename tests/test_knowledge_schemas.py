@@ -35,7 +35,8 @@ def test_layer1_labels():
     ("Genders", "repeated"), ("gender", "repeated"), ("Product Category", "data field"),
     ("Title and Brand", "data field"), ("Other Skin Care", "placeholder"),
     ("Cluttered but nice", "opinion"), ("A really great", "opinion"), ("Pop Culture etcetera", "opinion"),
-    ("Great Value", "opinion"), ("The Recipes", "opinion")])
+    ("Great Value", "opinion"), ("The Recipes", "opinion"), ("Posture Support", "prompt example"),
+    ("Armrest Types", "prompt example")])
 def test_label_rules_refuse_with_the_reason(label, kind):
     why = schemas.label_problem(label, ["Gender"], "attribute")
     assert why is not None and why.split(":")[0] == kind, why
@@ -184,3 +185,24 @@ def test_taxonomy_text_caps_leave_room_and_cut_texts_are_reported_not_refused():
                                         "decisions": ans.decisions}})
     assert [(r["field"], r["why"].split(":")[0]) for r in k["texts_cut"]] == [
         ("reasoning", "mid-sentence"), ("decisions[1]", "mid-sentence")]
+
+
+def test_structured_line_shows_what_an_untitled_item_is():
+    """Amazon 2018 Magazine items have no titles: the attribute agent saw only publisher and category path and
+    answered Brand / Price / Size / Form / Color. Such an item shows its description's opening and its
+    details that are not data fields; an item with a title is unchanged."""
+    from reaseq_core.knowledge.inputs import structured_line
+    untitled = {"brand": "Meredith", "category": "Magazine Subscriptions > Home & Garden",
+                "description": "Better Homes & Gardens offers beautiful photography and tons of fresh, seasonal "
+                               "ideas for adding charm to your home. Improve your curb appeal and make your space "
+                               "extra cozy with this longstanding guide to home decor.",
+                "attributes": {"Format:": "Print Magazine", "Shipping:": "only within the U.S.",
+                               "Publisher:": "Meredith"}}
+    line = structured_line(untitled)
+    assert line.startswith("brand: Meredith; category: Magazine Subscriptions > Home & Garden; Format: Print Magazine")
+    assert "description: Better Homes & Gardens offers" in line and line.endswith("...")
+    assert "Shipping" not in line and "Publisher" not in line
+    assert len(line.split("description: ")[1]) <= 163                 # the opening, cut at a word
+    titled = {"title": "NARS Cream Blush", "brand": "NARS", "price": "60.00", "category": "Beauty > Makeup",
+              "description": "A blush.", "attributes": {"Finish": "Matte"}}
+    assert structured_line(titled) == "title: NARS Cream Blush; brand: NARS; price: 60.00; category: Beauty > Makeup"

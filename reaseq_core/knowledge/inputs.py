@@ -16,6 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .schemas import FIELD_LABELS, label_key
+
 DEMAND_KIND = {"query": "queries", "review_summary": "review_summaries"}
 KIND_TEXT = {
     "queries": "user search queries in this category",
@@ -24,10 +26,11 @@ KIND_TEXT = {
               "and a sample of product titles; infer from them what users seek in this category",
     "key_values": "merchant-provided key: value specifications (with example values)",
     "structured_fields": "this dataset has no merchant key-value specifications, so these are the structured fields "
-                         "that exist (title, brand, price, category path) of sample items. Most product properties "
+                         "that exist (title, brand, price, category path; a description's opening and the "
+                         "merchant's details where an item has no title) of sample items. Most product properties "
                          "(what the item is, what it is made of or about, its size or format, whom it is for) are "
-                         "written inside the titles: cluster the properties of this category's items, not the field "
-                         "names",
+                         "written inside the titles and descriptions: cluster the properties of this category's "
+                         "items, not the field names",
 }
 MIN_ATTRIBUTE_KEYS = 3   # fewer distinct keys in a category are no key-value schema to cluster
 
@@ -137,9 +140,24 @@ def attribute_inputs(ds, category: str, n: int = 30, seed: int = 0) -> tuple[str
     if len(brands):
         lines.append(f"brand: {brands.size} distinct, e.g. " + ", ".join(clean_text(b) for b in brands.index[:8]))
     for r in _sample(list(items.to_dict("records")), 16, seed):
-        f = item_fields(r)
-        lines.append("; ".join(f"{k}: {v}" for k, v in f.items() if k in ("title", "brand", "price", "category")))
+        lines.append(structured_line(item_fields(r)))
     return "structured_fields", lines
+
+
+def structured_line(f: dict) -> str:
+    """One item of the structured-fields input: title, brand, price, category path. An item without a title
+    (Amazon 2018 Magazine drops HTML-fragment titles) shows its description's opening and the merchant's
+    details instead, leaving out the details that are data fields (shipping, dimensions, ...), so the agent
+    sees what the item is rather than only who sells it."""
+    parts = [f"{k}: {f[k]}" for k in ("title", "brand", "price", "category") if k in f]
+    if "title" not in f:
+        details = {k: v for k, v in (f.get("attributes") or {}).items()
+                   if label_key(k.rstrip(":")) not in FIELD_LABELS and label_key(k.rstrip(":")) != "publisher"}
+        parts += [f"{k.rstrip(':')}: {v}" for k, v in details.items()]
+        if "description" in f:
+            d = f["description"]
+            parts.append("description: " + (d[:160].rsplit(" ", 1)[0] + "..." if len(d) > 160 else d))
+    return "; ".join(parts)
 
 
 def subcategory_of(row, category: str) -> str:

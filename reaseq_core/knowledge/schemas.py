@@ -149,6 +149,10 @@ OPINION_WORDS = frozenset(_keys([
     "thing", "okay"]))
 # A label starting with an article is a phrase lifted from a text ("A really great"), not a dimension name.
 ARTICLES = frozenset({"a", "an", "the"})
+# The prompts' example labels (Layer 1 illustrates labels with office chairs, a category of neither shipped
+# dataset): a small model copies the examples it is shown, so a copy is refused.
+PROMPT_EXAMPLE_LABELS = _keys(["Armrest Type", "Backrest Material", "Seat Height Range", "Long Work Hours",
+                               "Posture Support", "Home Office Setup"])
 # Demand only: product fields, where a demand dimension names why users buy ("Budget", not "Price").
 NOT_DEMAND_LABELS = _keys(["brand", "manufacturer", "price", "product type", "type"])
 
@@ -179,6 +183,8 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
         return f"data field: '{label}' names a data field, not a product property or user motivation"
     if key in PLACEHOLDER_LABELS or words[0] in BIN_WORDS:
         return f"placeholder: '{label}' names no dimension"
+    if key in PROMPT_EXAMPLE_LABELS:
+        return f"prompt example: '{label}' copies an example of the prompt, not a dimension of this category"
     if set(words) & OPINION_WORDS or words[0] in ARTICLES:
         return (f"opinion: '{label}' is an opinion or phrase from a text (a label names what differs between "
                 f"items or buyers, e.g. Gift Giving, Hair Type)")
@@ -215,7 +221,7 @@ def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: se
             return label_problem(label, earlier, perspective, also_forbidden, avoid)
         rules = {"version": 1, "perspective": perspective, "words": LABEL_WORDS, "pattern": LABEL_PATTERN,
                  "category_names": forbidden, "avoid": sorted(_keys(avoid))}
-        refused = (FIELD_LABELS | PLACEHOLDER_LABELS | _keys(avoid)
+        refused = (FIELD_LABELS | PLACEHOLDER_LABELS | PROMPT_EXAMPLE_LABELS | _keys(avoid)
                    | ((NOT_DEMAND_LABELS | _keys(also_forbidden)) if perspective == "demand" else set()))
 
         def refused_keys(earlier: list[str]) -> set[str]:
