@@ -36,7 +36,7 @@ def test_layer1_labels():
     ("Title and Brand", "data field"), ("Other Skin Care", "placeholder"),
     ("Cluttered but nice", "opinion"), ("A really great", "opinion"), ("Pop Culture etcetera", "opinion"),
     ("Great Value", "opinion"), ("The Recipes", "opinion"), ("Posture Support", "prompt example"),
-    ("Armrest Types", "prompt example")])
+    ("Armrest Types", "prompt example"), ("Description and Brand", "data field"), ("Brand Details", "data field")])
 def test_label_rules_refuse_with_the_reason(label, kind):
     why = schemas.label_problem(label, ["Gender"], "attribute")
     assert why is not None and why.split(":")[0] == kind, why

@@ -138,7 +138,7 @@ PLACEHOLDER_LABELS = _keys([
 # Words that name a data field wherever they stand in a label ("Product Category", "Title and Brand",
 # "Product Name": the title under another name).
 FIELD_WORDS = frozenset(_keys(["title", "name", "category", "subcategory", "rank", "asin", "upc", "ean", "isbn", "sku",
-                               "url", "imurl"]))
+                               "url", "imurl", "description", "detail"]))
 # A label starting with one of these is a leftover bin ("Other Skin Care"), not a dimension.
 BIN_WORDS = frozenset(_keys(["other", "misc", "miscellaneous", "general", "various"]))
 # Opinion and filler words copied from reviews ("Cluttered but nice", "A really great", "Pop Culture etcetera"):
