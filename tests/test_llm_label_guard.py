@@ -134,3 +134,28 @@ def test_the_last_word_cannot_complete_a_refused_label_or_be_a_function_word():
     g2 = LabelGuard(rule, VocabTables(vocab))
     g2.tracker.feed('{"dimensions": ["Product')         # two words still to go: nothing banned yet
     assert not g2.may_steer(2) and not g2.may_steer(3)
+
+
+def test_a_banned_word_spelt_in_pieces_is_caught_at_its_last_piece():
+    """Magazine's attribute taxonomy wrote "Brand Subcategory Subtype" at 5 of 5 attempts: "Subcategory" came
+    as " Sub" + "category", and only whole-word tokens were banned. The piece that would finish a banned word
+    (or, on the last word, a word completing a refused label) is banned now; other continuations are not."""
+    vocab = [b'"', b'",', b" Brand", b" Sub", b"category", b"categor", b"ies", b"type", b" Type", b"ject", b"Sub"]
+    tok = {p: i for i, p in enumerate(vocab)}
+    rule = schemas.label_constraint(("dimensions", "*"), "attribute", set(), 99)(())
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Brand Sub')
+    cand = np.zeros(len(vocab), dtype=_TOKEN_DATA)
+    cand["id"] = np.arange(len(vocab))
+    cand["logit"] = 0.0
+    cand["logit"][tok[b"category"]] = 1.0
+    assert g.may_steer(tok[b"category"]) and not g.may_steer(tok[b"ject"])
+    g.steer(cand, tok[b"category"])
+    left = {vocab[i] for i in np.flatnonzero(np.isfinite(cand["logit"]))}
+    assert b"category" not in left and b"ject" in left and b"type" in left
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Subcategor')                       # the plural's last piece too
+    assert g.may_steer(tok[b"ies"])
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Brand Kind Subtype", "Brand Kind Sub')   # last word: no repeat finished
+    assert g.may_steer(tok[b"type"]) and not g.may_steer(tok[b"ject"])

@@ -14,8 +14,9 @@ list of strings, or ("dimensions", "*", "label") for a field of a list of object
 - a word the label has no room for (`max_words`, or `new_word_chars` reached) makes it close instead.
 
 So a label ends on a word boundary the model chose, never cut by a character cap, and an already produced
-label cannot be produced again. Where the guard cannot steer (a refused label with no word left, a word
-spelt in several tokens) it lets the model go on and counts a fallback: the answer is then validated and
+label cannot be produced again. A banned word spelt in several tokens ("Sub" + "category") is caught at
+its last piece. Where the guard cannot steer (a refused label with no word left, a last piece that also
+carries other letters) it lets the model go on and counts a fallback: the answer is then validated and
 refused like any other, and the retry avoids the label. A ban that would leave no token the grammar allows
 is lifted, so the guard never forces broken JSON.
 
@@ -138,6 +139,16 @@ class VocabTables:
             cache[(words, key)] = mask
         return cache[(words, key)]
 
+    def bare_lower_ids(self) -> dict[str, list[int]]:
+        """Lower-cased letters-only tokens without a leading space -> their ids (word continuations)."""
+        if "_bare_lower" not in self.__dict__:
+            out: dict[str, list[int]] = {}
+            for i, p in enumerate(self.pieces):
+                if p and not p.startswith(b" ") and p.isalpha():
+                    out.setdefault(p.decode("ascii").lower(), []).append(i)
+            self._bare_lower = out
+        return self._bare_lower
+
     def word_ids(self, key: Callable[[str], str]) -> tuple[dict, dict]:
         """(key -> ids of tokens that are that word with a leading space, key -> ids of the bare word)."""
         cache = self.__dict__.setdefault("_word_ids", {})
@@ -220,16 +231,44 @@ class LabelGuard:
         else:
             base = self.t.word_mask(c.banned_words, c.word_key) & self.t.starts_space
         last = self._last_words(cur)
-        if not last:
-            return base if base.any() else None
-        spaced, bare = self.t.word_ids(c.word_key)
-        lookup = bare if cur.endswith(" ") else spaced
-        ids = [i for w in last for i in lookup.get(w, ())]
+        ids = []
+        if last:
+            spaced, bare = self.t.word_ids(c.word_key)
+            lookup = bare if cur.endswith(" ") else spaced
+            ids = [i for w in last for i in lookup.get(w, ())]
+        ids += self._glue_ids(cur)
         if not ids:
             return base if base.any() else None
         ban = base.copy()
         ban[ids] = True
         return ban
+
+    def _glue_ids(self, cur: str) -> list[int]:
+        """Tokens that would finish the word being written (no space yet) as a banned word: "Sub" + "category",
+        "Subcategor" + "ies". Whole-word tokens are banned where a word starts; this covers a word spelt in
+        several tokens. On the label's last possible word the function words and the words that would complete
+        a refused label count as banned too."""
+        if not cur or cur.endswith(" "):
+            return []
+        head, _, part = cur.rpartition(" ")
+        low = part.lower()
+        if not low.isalpha():
+            return []
+        words = set(self.c.banned_words) | (set(self.c.banned_first_words) if not head.strip() else set())
+        if self._words_left(cur) <= 0:
+            words |= set(self.c.last_word_bans)
+            if self.c.refused_keys is not None:
+                prefix = (self.c.word_key(head.strip()) + " ") if head.strip() else ""
+                words |= {k[len(prefix):] for k in self.c.refused_keys(self.tracker.labels)
+                          if k.startswith(prefix) and " " not in k[len(prefix):]}
+        bare = self.t.bare_lower_ids()
+        out = []
+        for w in words:
+            forms = {w, w + "s"} | ({w[:-1] + "ies"} if w.endswith("y") else set())
+            for f in forms:
+                if len(f) > len(low) and f.startswith(low):
+                    out += bare.get(f[len(low):], ())
+        return out
 
     def _last_words(self, cur: str) -> set[str]:
         """Words the label's next word may not be when it is the label's last possible word: function words,
