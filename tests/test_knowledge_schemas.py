@@ -36,7 +36,8 @@ def test_layer1_labels():
     ("Title and Brand", "data field"), ("Other Skin Care", "placeholder"),
     ("Cluttered but nice", "opinion"), ("A really great", "opinion"), ("Pop Culture etcetera", "opinion"),
     ("Great Value", "opinion"), ("The Recipes", "opinion"), ("Posture Support", "prompt example"),
-    ("Armrest Types", "prompt example"), ("Description and Brand", "data field"), ("Brand Details", "data field")])
+    ("Armrest Types", "prompt example"), ("Description and Brand", "data field"), ("Brand Details", "data field"),
+    ("Gender Identity", "overlap"), ("Gender and Age", "overlap")])
 def test_label_rules_refuse_with_the_reason(label, kind):
     why = schemas.label_problem(label, ["Gender"], "attribute")
     assert why is not None and why.split(":")[0] == kind, why
@@ -206,3 +207,20 @@ def test_structured_line_shows_what_an_untitled_item_is():
     titled = {"title": "NARS Cream Blush", "brand": "NARS", "price": "60.00", "category": "Beauty > Makeup",
               "description": "A blush.", "attributes": {"Finish": "Matte"}}
     assert structured_line(titled) == "title: NARS Cream Blush; brand: NARS; price: 60.00; category: Beauty > Makeup"
+
+
+def test_demand_labels_avoid_the_parts_of_a_compound_category_name():
+    """Magazine's demand taxonomy for "Cooking, Food & Wine" was Reading / Cooking / Wine / Food / Gifts."""
+    import types
+
+    import pandas as pd
+
+    from reaseq_core.knowledge.agents import _category_names
+    items = pd.DataFrame({"primary_category": ["Cooking, Food & Wine"] * 2,
+                          "category_path": [["Magazine Subscriptions", "Cooking, Food & Wine", "Recipes & Techniques"],
+                                            ["Magazine Subscriptions", "Cooking, Food & Wine", "Special Diet"]]})
+    names = _category_names(types.SimpleNamespace(items=items), "Cooking, Food & Wine", "demand")
+    assert {"Cooking", "Food", "Wine", "Recipes", "Techniques", "Special Diet", "Cooking, Food & Wine"} <= names
+    assert _category_names(types.SimpleNamespace(items=items), "Cooking, Food & Wine", "attribute") == set()
+    assert schemas.label_problem("Wine", [], "demand", names).startswith("category name")
+    assert schemas.label_problem("Wine Pairing", [], "demand", names) is None

@@ -51,12 +51,13 @@ def _left(g: LabelGuard, top: bytes, allowed=None) -> set[bytes]:
 
 def test_a_repeat_must_take_another_word():
     g = _guard('{"dimensions": ["Gender", "Gender')
-    assert g.may_steer(TOK[b'",']) and not g.may_steer(TOK[b"s"])
+    assert g.may_steer(TOK[b'",']) and not g.may_steer(TOK[b"x"])
+    assert g.may_steer(TOK[b"s"])                        # "Genders" is "Gender" again
     assert _left(g, b'",') == {b" Identity", b" Care", b" for"}          # only a new word is left
     assert g.steered == {"repeated": 1}
     g = _guard('{"dimensions": ["Gender", "Gender')
-    left = _left(g, b"s")                                # mid-word: the model writes its word ...
-    assert b"s" in left and b"x" in left and not left & {b'"', b'",', b'"]'}    # ... but cannot close here
+    left = _left(g, b"x")                                # mid-word: the model writes its word ...
+    assert b"x" in left and b"s" not in left and not left & {b'"', b'",', b'"]'}    # ... but cannot close here
 
 
 def test_closing_with_a_word_end_in_one_token_is_checked_too():
@@ -159,3 +160,41 @@ def test_a_banned_word_spelt_in_pieces_is_caught_at_its_last_piece():
     g = LabelGuard(rule, VocabTables(vocab))
     g.tracker.feed('{"dimensions": ["Brand Kind Subtype", "Brand Kind Sub')   # last word: no repeat finished
     assert g.may_steer(tok[b"type"]) and not g.may_steer(tok[b"ject"])
+
+
+def test_a_label_cannot_contain_an_earlier_one():
+    """Orthogonal dimensions: after "Brand", neither "Brand Type" nor "Brand and Price" (Magazine's attribute
+    taxonomy wrote both); after "Age Group", "Age" may start a label but "Group" may not follow it."""
+    vocab = [b'"', b'",', b"Brand", b" Brand", b" Type", b" Group", b" Range", b"Age", b"Price", b"Gro", b"up"]
+    tok = {p: i for i, p in enumerate(vocab)}
+    rule = schemas.label_constraint(("dimensions", "*"), "attribute", set(), 99)(())
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Brand", "')
+    assert g.may_steer(tok[b"Brand"]) and not g.may_steer(tok[b"Price"])
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Age Group", "Price", "Age')
+    assert g.may_steer(tok[b" Group"]) and not g.may_steer(tok[b" Range"])
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Age Group", "Age Gro')                     # spelt in pieces
+    assert g.may_steer(tok[b"up"])
+
+
+def test_a_refused_label_of_several_words_cannot_be_completed():
+    """"Pop Culture" is a category name: refused at closing, the model had to add a word and wrote "Pop Culture
+    ert". Now the word that would complete it cannot be written, wherever the label stands; a one-word refused
+    label ("Entertainment") is still refused only at closing, so it may start a longer label."""
+    vocab = [b'"', b'",', b"Pop", b" Culture", b" Music", b"Cult", b"ure", b"Entertainment", b" Value"]
+    tok = {p: i for i, p in enumerate(vocab)}
+    names = {"Pop Culture", "Entertainment"}
+    rule = schemas.label_constraint(("dimensions", "*"), "demand", names, 99)(())
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Pop')
+    assert g.may_steer(tok[b" Culture"]) and not g.may_steer(tok[b" Music"])
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Pop Cult')
+    assert g.may_steer(tok[b"ure"])
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["')
+    assert not g.may_steer(tok[b"Entertainment"])
+    g.tracker.feed("Entertainment")
+    assert g.may_steer(tok[b'",']) and not g.may_steer(tok[b" Value"])

@@ -9,6 +9,8 @@ baseline single_agent                                             per item, no t
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from ..llm.backend import LLMBackend
@@ -67,7 +69,10 @@ def _category_names(ds, category: str, perspective: str) -> set[str]:
     items, not what the catalogue calls them)."""
     if perspective != "demand":
         return set()
-    return {inputs.clean_text(c) for p in inputs.category_items(ds, category)["category_path"] for c in p}
+    names = {inputs.clean_text(c) for p in inputs.category_items(ds, category)["category_path"] for c in p}
+    # the parts of a compound name too ("Cooking, Food & Wine" -> Cooking, Food, Wine)
+    parts = {x.strip() for n in names for x in re.split(r",|&| and ", n) if x.strip()}
+    return names | parts
 
 
 def _messages(prompt: str) -> list[dict]:

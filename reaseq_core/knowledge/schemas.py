@@ -177,6 +177,9 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
         return f"repeated word: '{label}' repeats a word"
     if key in _keys(earlier):
         return f"repeated: '{label}' repeats an earlier label"
+    for e in earlier:
+        if set(label_key(e).split()) <= set(words):
+            return f"overlap: '{label}' contains the earlier label '{e}' (dimensions must not overlap)"
     if s.split()[-1].lower() in FUNCTION_WORDS:
         return f"function word: '{label}' ends in '{s.split()[-1]}'"
     if key in FIELD_LABELS or set(words) & FIELD_WORDS:

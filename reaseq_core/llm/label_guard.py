@@ -230,11 +230,11 @@ class LabelGuard:
             base = self.t.word_mask(c.banned_words, c.word_key) & ~self.t.starts_space
         else:
             base = self.t.word_mask(c.banned_words, c.word_key) & self.t.starts_space
-        last = self._last_words(cur)
+        last = self._last_words(cur) | self._overlap_words(cur)
         ids = []
         if last:
             spaced, bare = self.t.word_ids(c.word_key)
-            lookup = bare if cur.endswith(" ") else spaced
+            lookup = bare if (cur == "" or cur.endswith(" ")) else spaced
             ids = [i for w in last for i in lookup.get(w, ())]
         ids += self._glue_ids(cur)
         if not ids:
@@ -243,11 +243,25 @@ class LabelGuard:
         ban[ids] = True
         return ban
 
+    def _overlap_words(self, cur: str, written: str | None = None) -> set[str]:
+        """Words that would make the label contain every word of an earlier label ("Brand" after "Brand",
+        "Group" in "Age ..." after "Age Group"): with the words of `written` (default: all of `cur`, the
+        word in progress counted as finished), the one word each earlier label still lacks."""
+        if not self.tracker.labels:
+            return set()
+        have = set(self.c.word_key(cur if written is None else written).split())
+        out = set()
+        for e in self.tracker.labels:
+            missing = set(self.c.word_key(e).split()) - have
+            if len(missing) == 1:
+                out |= missing
+        return out
+
     def _glue_ids(self, cur: str) -> list[int]:
         """Tokens that would finish the word being written (no space yet) as a banned word: "Sub" + "category",
         "Subcategor" + "ies". Whole-word tokens are banned where a word starts; this covers a word spelt in
-        several tokens. On the label's last possible word the function words and the words that would complete
-        a refused label count as banned too."""
+        several tokens. So do the words that would complete a refused label of two or more words, and on the
+        label's last possible word the function words and one-word refused labels."""
         if not cur or cur.endswith(" "):
             return []
         head, _, part = cur.rpartition(" ")
@@ -255,12 +269,13 @@ class LabelGuard:
         if not low.isalpha():
             return []
         words = set(self.c.banned_words) | (set(self.c.banned_first_words) if not head.strip() else set())
+        words |= self._overlap_words(cur, written=head)
+        if self.c.refused_keys is not None and head.strip():
+            words |= self._completions(head.strip())
         if self._words_left(cur) <= 0:
             words |= set(self.c.last_word_bans)
-            if self.c.refused_keys is not None:
-                prefix = (self.c.word_key(head.strip()) + " ") if head.strip() else ""
-                words |= {k[len(prefix):] for k in self.c.refused_keys(self.tracker.labels)
-                          if k.startswith(prefix) and " " not in k[len(prefix):]}
+            if self.c.refused_keys is not None and not head.strip():
+                words |= {k for k in self.c.refused_keys(self.tracker.labels) if " " not in k}
         bare = self.t.bare_lower_ids()
         out = []
         for w in words:
@@ -271,23 +286,29 @@ class LabelGuard:
         return out
 
     def _last_words(self, cur: str) -> set[str]:
-        """Words the label's next word may not be when it is the label's last possible word: function words,
-        and the words that would complete a refused label (an earlier one, a category name, a data field)."""
-        # the next word is the last one: a spaced token would start it, or a space was just written alone
-        starts_last = ((cur and not cur.endswith(" ") and self._words_left(cur) == 1)
-                       or (cur.endswith(" ") and self._words_left(cur) == 0))
-        if not starts_last:
+        """Words the label's next word may not be: any word that would complete a refused label of two or more
+        words ("Pop" + "Culture" for a category "Pop Culture": forced to go on, the model wrote "Pop Culture
+        ert"); when it is the label's last possible word, also the function words and the word that would
+        complete a one-word refused label."""
+        if not cur.strip():
             return set()
+        # the next word is the last one: a spaced token would start it, or a space was just written alone
+        starts_last = ((not cur.endswith(" ") and self._words_left(cur) == 1)
+                       or (cur.endswith(" ") and self._words_left(cur) == 0))
         memo = self.__dict__.setdefault("_last_memo", {})
-        key = (cur.strip(), len(self.tracker.labels))
+        key = (cur.strip(), len(self.tracker.labels), starts_last)
         if key not in memo:
-            out = set(self.c.last_word_bans)
+            out = set(self.c.last_word_bans) if starts_last else set()
             if self.c.refused_keys is not None:
-                prefix = self.c.word_key(cur.strip()) + " "
-                out |= {k[len(prefix):] for k in self.c.refused_keys(self.tracker.labels)
-                        if k.startswith(prefix) and " " not in k[len(prefix):]}
+                out |= self._completions(cur.strip())
             memo[key] = out
         return memo[key]
+
+    def _completions(self, head: str) -> set[str]:
+        """The words that, after the words of `head` (non-empty), make a refused label."""
+        prefix = self.c.word_key(head) + " "
+        return {k[len(prefix):] for k in self.c.refused_keys(self.tracker.labels)
+                if k.startswith(prefix) and " " not in k[len(prefix):]}
 
     def may_steer(self, top: int) -> bool:
         """Whether the guard would change a greedy pick of `top` (cheap: the fast path's question)."""
