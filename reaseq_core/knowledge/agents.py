@@ -65,12 +65,12 @@ class AgentContext:
 
 
 def _category_names(ds, category: str, perspective: str) -> set[str]:
-    """Names in the category's paths: a user-demand dimension is never one of them (Prompt 1: why users seek
-    items, not what the catalogue calls them)."""
-    if perspective != "demand":
-        return set()
+    """Names in the category's paths: no dimension is one of them (a demand dimension says why users seek
+    items, not what the catalogue calls them; an attribute dimension is an aspect items differ in, not a
+    subcategory). For demand the parts of a compound name too ("Cooking, Food & Wine" -> Cooking, Food, Wine)."""
     names = {inputs.clean_text(c) for p in inputs.category_items(ds, category)["category_path"] for c in p}
-    # the parts of a compound name too ("Cooking, Food & Wine" -> Cooking, Food, Wine)
+    if perspective != "demand":
+        return names
     parts = {x.strip() for n in names for x in re.split(r",|&| and ", n) if x.strip()}
     return names | parts
 

@@ -134,11 +134,11 @@ PLACEHOLDER_LABELS = _keys([
     "attribute", "product attribute", "item attribute", "product", "item", "feature", "product feature",
     "item feature", "other", "misc", "miscellaneous", "general", "user need", "user motivation", "motivation",
     "need", "demand", "user demand", "user", "customer", "info", "information", "data", "property",
-    "product property", "characteristic", "aspect"])
+    "product property", "characteristic", "aspect", "none", "unknown", "null", "nothing", "not applicable"])
 # Words that name a data field wherever they stand in a label ("Product Category", "Title and Brand",
 # "Product Name": the title under another name).
 FIELD_WORDS = frozenset(_keys(["title", "name", "category", "subcategory", "rank", "asin", "upc", "ean", "isbn", "sku",
-                               "url", "imurl", "description", "detail"]))
+                               "url", "imurl", "description", "detail", "path"]))
 # A label starting with one of these is a leftover bin ("Other Skin Care"), not a dimension.
 BIN_WORDS = frozenset(_keys(["other", "misc", "miscellaneous", "general", "various"]))
 # Opinion and filler words copied from reviews ("Cluttered but nice", "A really great", "Pop Culture etcetera"):
@@ -194,8 +194,9 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
     if perspective == "demand" and key in NOT_DEMAND_LABELS:
         return (f"product field: '{label}' is a product field, not a user motivation (name why users buy, "
                 f"e.g. Budget instead of Price)")
-    if perspective == "demand" and key in _keys(also_forbidden):
-        return f"category name: '{label}' is a category name, not a user motivation"
+    if key in _keys(also_forbidden):
+        what = "a user motivation" if perspective == "demand" else "a product aspect"
+        return f"category name: '{label}' is a category name, not {what}"
     if key in _keys(avoid):
         return f"avoided: '{label}' was refused in an earlier attempt"
     return None
@@ -217,7 +218,7 @@ def check_labels(labels: list[str], perspective: str, also_forbidden: set[str] =
 def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: set[str], new_word_chars: int):
     """The factory call_structured calls per attempt: the label rules as a decoding constraint, plus the
     labels refused by earlier attempts."""
-    forbidden = sorted(_keys(also_forbidden)) if perspective == "demand" else []
+    forbidden = sorted(_keys(also_forbidden))
 
     def make(avoid: tuple[str, ...]) -> LabelConstraint:
         def refuse(label: str, earlier: list[str]) -> str | None:
@@ -225,7 +226,7 @@ def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: se
         rules = {"version": 1, "perspective": perspective, "words": LABEL_WORDS, "pattern": LABEL_PATTERN,
                  "category_names": forbidden, "avoid": sorted(_keys(avoid))}
         refused = (FIELD_LABELS | PLACEHOLDER_LABELS | PROMPT_EXAMPLE_LABELS | _keys(avoid)
-                   | ((NOT_DEMAND_LABELS | _keys(also_forbidden)) if perspective == "demand" else set()))
+                   | _keys(also_forbidden) | (NOT_DEMAND_LABELS if perspective == "demand" else set()))
 
         def refused_keys(earlier: list[str]) -> set[str]:
             return refused | _keys(earlier)
