@@ -198,3 +198,17 @@ def test_a_refused_label_of_several_words_cannot_be_completed():
     assert not g.may_steer(tok[b"Entertainment"])
     g.tracker.feed("Entertainment")
     assert g.may_steer(tok[b'",']) and not g.may_steer(tok[b" Value"])
+
+
+def test_a_hyphen_starts_a_word_for_the_guard_too():
+    """"By-Age Group" after "Age": label_key reads "By-Age" as two words, so "Age" after the hyphen is an
+    overlap, and so is a banned word after a hyphen ("Brand-Title")."""
+    vocab = [b'"', b'",', b"By", b"-", b"Age", b"Title", b"Range", b"Ag", b"e"]
+    tok = {p: i for i, p in enumerate(vocab)}
+    rule = schemas.label_constraint(("dimensions", "*"), "attribute", set(), 99)(())
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Age", "By-')
+    assert g.may_steer(tok[b"Age"]) and g.may_steer(tok[b"Title"]) and not g.may_steer(tok[b"Range"])
+    g = LabelGuard(rule, VocabTables(vocab))
+    g.tracker.feed('{"dimensions": ["Age", "By-Ag')
+    assert g.may_steer(tok[b"e"])

@@ -146,7 +146,7 @@ BIN_WORDS = frozenset(_keys(["other", "misc", "miscellaneous", "general", "vario
 OPINION_WORDS = frozenset(_keys([
     "nice", "great", "good", "bad", "awesome", "amazing", "lovely", "really", "excellent", "perfect", "wonderful",
     "terrible", "horrible", "cluttered", "best", "worst", "favorite", "favourite", "etc", "etcetera", "stuff",
-    "thing", "okay"]))
+    "thing", "okay", "none"]))
 # A label starting with an article is a phrase lifted from a text ("A really great"), not a dimension name.
 ARTICLES = frozenset({"a", "an", "the"})
 # The prompts' example labels (Layer 1 illustrates labels with office chairs, a category of neither shipped

@@ -25,6 +25,7 @@ the same `refuse` rule afterwards, and the retry prompt lists the labels to avoi
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -264,9 +265,12 @@ class LabelGuard:
         label's last possible word the function words and one-word refused labels."""
         if not cur or cur.endswith(" "):
             return []
-        head, _, part = cur.rpartition(" ")
+        # the word in progress: after the last space, hyphen, underscore or slash ("By-" + "Age": label_key
+        # reads "By-Age" as two words)
+        part = re.split(r"[ \-_/]", cur)[-1]
+        head = cur[:len(cur) - len(part)]
         low = part.lower()
-        if not low.isalpha():
+        if low and not low.isalpha():
             return []
         words = set(self.c.banned_words) | (set(self.c.banned_first_words) if not head.strip() else set())
         words |= self._overlap_words(cur, written=head)
