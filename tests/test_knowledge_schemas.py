@@ -38,7 +38,8 @@ def test_layer1_labels():
     ("Great Value", "opinion"), ("The Recipes", "opinion"), ("Posture Support", "prompt example"),
     ("Armrest Types", "prompt example"), ("Description and Brand", "data field"), ("Brand Details", "data field"),
     ("Gender Identity", "overlap"), ("Gender and Age", "overlap"), ("None", "placeholder"),
-    ("Product Path", "data field"), ("None of above", "opinion")])
+    ("Product Path", "data field"), ("None of above", "opinion"),
+    ("Unknown Dimension", "opinion")])
 def test_label_rules_refuse_with_the_reason(label, kind):
     why = schemas.label_problem(label, ["Gender"], "attribute")
     assert why is not None and why.split(":")[0] == kind, why

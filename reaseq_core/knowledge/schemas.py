@@ -141,12 +141,13 @@ FIELD_WORDS = frozenset(_keys(["title", "name", "category", "subcategory", "rank
                                "url", "imurl", "description", "detail", "path"]))
 # A label starting with one of these is a leftover bin ("Other Skin Care"), not a dimension.
 BIN_WORDS = frozenset(_keys(["other", "misc", "miscellaneous", "general", "various"]))
-# Opinion and filler words copied from reviews ("Cluttered but nice", "A really great", "Pop Culture etcetera"):
-# a label names a dimension, not a verdict on an item. Refused wherever they stand in a label.
+# Opinion and filler words copied from reviews ("Cluttered but nice", "A really great", "Pop Culture etcetera")
+# or standing in for a dimension ("None of above", "Unknown Dimension"): a label names a dimension, not a
+# verdict on an item. Refused wherever they stand in a label.
 OPINION_WORDS = frozenset(_keys([
     "nice", "great", "good", "bad", "awesome", "amazing", "lovely", "really", "excellent", "perfect", "wonderful",
     "terrible", "horrible", "cluttered", "best", "worst", "favorite", "favourite", "etc", "etcetera", "stuff",
-    "thing", "okay", "none"]))
+    "thing", "okay", "none", "unknown", "dimension"]))
 # A label starting with an article is a phrase lifted from a text ("A really great"), not a dimension name.
 ARTICLES = frozenset({"a", "an", "the"})
 # The prompts' example labels (Layer 1 illustrates labels with office chairs, a category of neither shipped
@@ -189,8 +190,8 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
     if key in PROMPT_EXAMPLE_LABELS:
         return f"prompt example: '{label}' copies an example of the prompt, not a dimension of this category"
     if set(words) & OPINION_WORDS or words[0] in ARTICLES:
-        return (f"opinion: '{label}' is an opinion or phrase from a text (a label names what differs between "
-                f"items or buyers, e.g. Gift Giving, Hair Type)")
+        return (f"opinion: '{label}' holds an opinion, a filler word or a phrase lifted from a text (a label "
+                f"names what differs between items or buyers)")
     if perspective == "demand" and key in NOT_DEMAND_LABELS:
         return (f"product field: '{label}' is a product field, not a user motivation (name why users buy, "
                 f"e.g. Budget instead of Price)")
