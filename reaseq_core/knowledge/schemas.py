@@ -6,8 +6,9 @@ a small model cannot invent a dimension; the pydantic check then rejects a missi
 Lengths are bounded in both, which bounds the tokens an item costs.
 
 Taxonomy labels (Layers 1 and 2) are 1-3 whole words (the grammar's pattern), and `label_problem` refuses a
-label that repeats an earlier one, repeats a word, ends in a function word, names a data field, is a
-placeholder, or (demand) names a product field or a category. The same rule runs twice: while decoding,
+label that repeats an earlier one or contains one (orthogonal dimensions), repeats a word, ends in a function
+word, names a data field, is a placeholder, holds an opinion or filler word, copies a prompt example, names
+a category (for demand also a part of a compound category name) or (demand) names a product field. The same rule runs twice: while decoding,
 as a label constraint (llm/label_guard.py: a refused label cannot be closed, so it cannot be produced), and
 after decoding, as validation (for backends that cannot decode with it).
 
@@ -232,8 +233,8 @@ def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: se
         def refused_keys(earlier: list[str]) -> set[str]:
             return refused | _keys(earlier)
         return LabelConstraint(path, refuse, max_words=LABEL_WORDS, new_word_chars=new_word_chars, rules=rules,
-                               banned_words=FIELD_WORDS | OPINION_WORDS, banned_first_words=BIN_WORDS | ARTICLES, word_key=label_key,
-                               last_word_bans=frozenset(FUNCTION_WORDS), refused_keys=refused_keys)
+                               banned_words=FIELD_WORDS | OPINION_WORDS, banned_first_words=BIN_WORDS | ARTICLES,
+                               word_key=label_key, last_word_bans=frozenset(FUNCTION_WORDS), refused_keys=refused_keys)
     return make
 
 
