@@ -212,3 +212,19 @@ def test_a_hyphen_starts_a_word_for_the_guard_too():
     g = LabelGuard(rule, VocabTables(vocab))
     g.tracker.feed('{"dimensions": ["Age", "By-Ag')
     assert g.may_steer(tok[b"e"])
+
+
+def test_overlap_steering_follows_the_constraint():
+    """The guard steers away from overlaps only where the constraint declares the rule (schemas sets it), and
+    the call key names the rule only when it is off."""
+    from dataclasses import replace
+    vocab = [b'"', b'",', b"By", b"-", b"Age", b"Title", b"Range", b"Ag", b"e"]
+    tok = {p: i for i, p in enumerate(vocab)}
+    rule = schemas.label_constraint(("dimensions", "*"), "attribute", set(), 99)(())
+    assert rule.no_overlap and "no_overlap" not in rule.describe()
+    off = replace(rule, no_overlap=False)
+    assert off.describe()["no_overlap"] is False
+    for c, steers in ((rule, True), (off, False)):
+        g = LabelGuard(c, VocabTables(vocab))
+        g.tracker.feed('{"dimensions": ["Age", "By-')
+        assert g.may_steer(tok[b"Age"]) is steers and g.may_steer(tok[b"Title"])

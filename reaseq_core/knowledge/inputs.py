@@ -152,7 +152,7 @@ def structured_line(f: dict) -> str:
     parts = [f"{k}: {f[k]}" for k in ("title", "brand", "price", "category") if k in f]
     if "title" not in f:
         details = {k: v for k, v in (f.get("attributes") or {}).items()
-                   if label_key(k.rstrip(":")) not in FIELD_LABELS and label_key(k.rstrip(":")) != "publisher"}
+                   if label_key(k.rstrip(":")) not in FIELD_LABELS | {"publisher"}}
         parts += [f"{k.rstrip(':')}: {v}" for k, v in details.items()]
         if "description" in f:
             d = f["description"]

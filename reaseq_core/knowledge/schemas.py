@@ -179,7 +179,7 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
         return f"repeated word: '{label}' repeats a word"
     if key in _keys(earlier):
         return f"repeated: '{label}' repeats an earlier label"
-    for e in earlier:
+    for e in earlier:       # LabelConstraint.no_overlap: the guard steers away from this while decoding
         if set(label_key(e).split()) <= set(words):
             return f"overlap: '{label}' contains the earlier label '{e}' (dimensions must not overlap)"
     if s.split()[-1].lower() in FUNCTION_WORDS:
@@ -234,7 +234,8 @@ def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: se
             return refused | _keys(earlier)
         return LabelConstraint(path, refuse, max_words=LABEL_WORDS, new_word_chars=new_word_chars, rules=rules,
                                banned_words=FIELD_WORDS | OPINION_WORDS, banned_first_words=BIN_WORDS | ARTICLES,
-                               word_key=label_key, last_word_bans=frozenset(FUNCTION_WORDS), refused_keys=refused_keys)
+                               word_key=label_key, last_word_bans=frozenset(FUNCTION_WORDS), refused_keys=refused_keys,
+                               no_overlap=True)
     return make
 
 

@@ -44,12 +44,17 @@ class LabelConstraint:
     word_key: Callable[[str], str] = str.lower              # how a written word is compared with those
     last_word_bans: frozenset = frozenset()                 # words no label may end with (function words)
     refused_keys: Callable[[list[str]], set] | None = None  # earlier labels -> label keys refused now
+    no_overlap: bool = True                                 # no label may contain every word of an earlier one
 
     def describe(self) -> dict:
-        """What this constraint does, as plain data (it goes into the call key: it changes the answer)."""
-        return {"path": ".".join(self.path), "max_words": self.max_words, "new_word_chars": self.new_word_chars,
-                "rules": self.rules, "banned_words": sorted(self.banned_words),
-                "banned_first_words": sorted(self.banned_first_words), "last_word_bans": sorted(self.last_word_bans)}
+        """What this constraint does, as plain data (it goes into the call key: it changes the answer).
+        `no_overlap` is named only when off, so the keys of calls made before it was a field stay valid."""
+        out = {"path": ".".join(self.path), "max_words": self.max_words, "new_word_chars": self.new_word_chars,
+               "rules": self.rules, "banned_words": sorted(self.banned_words),
+               "banned_first_words": sorted(self.banned_first_words), "last_word_bans": sorted(self.last_word_bans)}
+        if not self.no_overlap:
+            out["no_overlap"] = False
+        return out
 
 
 class JsonLabelTracker:
@@ -247,8 +252,9 @@ class LabelGuard:
     def _overlap_words(self, cur: str, written: str | None = None) -> set[str]:
         """Words that would make the label contain every word of an earlier label ("Brand" after "Brand",
         "Group" in "Age ..." after "Age Group"): with the words of `written` (default: all of `cur`, the
-        word in progress counted as finished), the one word each earlier label still lacks."""
-        if not self.tracker.labels:
+        word in progress counted as finished), the one word each earlier label still lacks. Nothing when the
+        constraint allows overlaps."""
+        if not self.c.no_overlap or not self.tracker.labels:
             return set()
         have = set(self.c.word_key(cur if written is None else written).split())
         out = set()
@@ -309,10 +315,15 @@ class LabelGuard:
         return memo[key]
 
     def _completions(self, head: str) -> set[str]:
-        """The words that, after the words of `head` (non-empty), make a refused label."""
-        prefix = self.c.word_key(head) + " "
-        return {k[len(prefix):] for k in self.c.refused_keys(self.tracker.labels)
-                if k.startswith(prefix) and " " not in k[len(prefix):]}
+        """The words that, after the words of `head` (non-empty), make a refused label (memoized per head and
+        number of finished labels: the refused keys change only when a label is finished)."""
+        memo = self.__dict__.setdefault("_completion_memo", {})
+        key = (head, len(self.tracker.labels))
+        if key not in memo:
+            prefix = self.c.word_key(head) + " "
+            memo[key] = {k[len(prefix):] for k in self.c.refused_keys(self.tracker.labels)
+                         if k.startswith(prefix) and " " not in k[len(prefix):]}
+        return memo[key]
 
     def may_steer(self, top: int) -> bool:
         """Whether the guard would change a greedy pick of `top` (cheap: the fast path's question)."""
