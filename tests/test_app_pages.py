@@ -348,6 +348,14 @@ def test_taxonomies_page_shows_todays_rules_on_the_committed_store(committed_env
         cut_l1 = sum(bool(r) and schemas.unfinished_text(r) is not None for r in reasons)
         assert table.at[prim, "texts ending mid-sentence"] >= cut_l1
     assert table["texts ending mid-sentence"].sum() > 0     # the shipped taxonomies hold cut texts (stated)
+    from reaseq_core.knowledge.summary import category_known_words, unknown_words
+    items = committed_env.read(DATASET, cat.ITEMS)
+    for prim, node in tax.items():   # every stored label, Layers 1 and 2, against the dictionary
+        labs = [lab for p in ("demand", "attribute") for lab in (node.get(p) or {}).get("dimensions") or []]
+        labs += [d.get("label", "") for sn in (node.get("subcategories") or {}).values()
+                 for p in ("demand", "attribute") for d in (sn.get(p) or {}).get("dimensions") or []]
+        known = category_known_words(items, prim)
+        assert table.at[prim, "labels with unknown words"] == sum(bool(unknown_words(x, known)) for x in labs)
     primary = table["labels refused"].idxmax()
     if table.at[primary, "labels refused"]:
         at.selectbox(key="primary").set_value(primary).run()

@@ -172,6 +172,28 @@ def test_taxonomy_rule_check_finds_refused_labels_and_cut_texts():
         ("Layer 1 demand", "reasoning"), ("Women's demand", "dimensions[1].justification")]
 
 
+def test_labels_with_words_in_no_dictionary_are_reported():
+    """A misspelt or cut label word ("Suppport", "Aspec") is in neither the encoder's vocabulary nor the
+    category's item texts; a plural, a domain word of the items ("Keratin") and an ordinary word are known."""
+    import pandas as pd
+
+    from reaseq_core.knowledge.summary import (category_known_words, encoder_words, taxonomy_rule_check,
+                                               unknown_words)
+    vocab = encoder_words()
+    assert len(vocab) > 20_000 and {"posture", "support", "aspect"} <= vocab and not {"suppport", "aspec"} & vocab
+    items = pd.DataFrame({"primary_category": ["Hair Care", "Makeup"], "brand": ["Acme", None],
+                          "title": ["Keratin Smoothing Shampoo", "Paraben Free Lipstick"], "description": [None, None]})
+    known = category_known_words(items, "Hair Care")
+    assert unknown_words("Keratin Treatments", known) == [] and unknown_words("Posture Suppport", known) == ["suppport"]
+    assert unknown_words("Paraben Free", known) == ["paraben"]          # a word of another category's items
+    node = {"demand": {"dimensions": ["Posture Suppport", "Budget"]},
+            "attribute": {"dimensions": ["Product Aspec", "Keratin Level"]}}
+    k = taxonomy_rule_check(node, known)
+    assert [(r["where"], r["label"], r["words"]) for r in k["unknown_words"]] == [
+        ("Layer 1 demand", "Posture Suppport", "suppport"), ("Layer 1 attribute", "Product Aspec", "aspec")]
+    assert "unknown_words" not in taxonomy_rule_check(node)          # no dictionary given: no check
+
+
 def test_taxonomy_text_caps_leave_room_and_cut_texts_are_reported_not_refused():
     """Layers 1-2's sentence fields have caps with room for the asked-for sentences; an answer whose text ends
     mid-sentence still passes the label checks (retrying made the model repeat it), and the rule check of the

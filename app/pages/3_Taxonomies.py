@@ -16,7 +16,7 @@ from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
 from reaseq_core import review  # noqa: E402
 from reaseq_core.knowledge.schemas import parent_diff  # noqa: E402
-from reaseq_core.knowledge.summary import taxonomy_rule_check  # noqa: E402
+from reaseq_core.knowledge.summary import category_known_words, taxonomy_rule_check  # noqa: E402
 from reaseq_core.status import knowledge_command  # noqa: E402
 
 RATIONALE_COLOURS = {"inherited": "#4c78a8", "adapted": "#f58518", "new": "#54a24b", "dropped": "#e45756"}
@@ -47,21 +47,29 @@ if rows:
     st.plotly_chart(fig, key="overview")
 
 # The stored labels and texts under today's rules (a taxonomy built before a rule keeps what it was given).
-checks = {prim: taxonomy_rule_check(c) for prim, c in cats.items()}
-st.markdown("**Today's rules on the stored taxonomies**: labels the label rules refuse, and reasoning / "
-            "justification texts that end mid-sentence (cut by the answer's length cap).")
+items = access.items(dataset)
+checks = {prim: taxonomy_rule_check(c, category_known_words(items, prim)) for prim, c in cats.items()}
+st.markdown("**Today's rules on the stored taxonomies**: labels the label rules refuse, labels with a word in "
+            "no dictionary (neither the sentence encoder's vocabulary nor the category's item texts: a "
+            "misspelling or a fragment, reported, not refused), and reasoning / justification texts that end "
+            "mid-sentence (cut by the answer's length cap).")
 st.dataframe(pd.DataFrame([{"primary": prim, "labels": k["labels"], "labels refused": len(k["labels_refused"]),
+                            "labels with unknown words": len(k.get("unknown_words", [])),
                             "texts": k["texts"], "texts ending mid-sentence": len(k["texts_cut"])}
                            for prim, k in checks.items()]), hide_index=True, key="rule_check")
 
 primary = st.selectbox("Primary category", list(cats), key="primary")
-if checks[primary]["labels_refused"] or checks[primary]["texts_cut"]:
-    with st.expander(f"{primary}: {len(checks[primary]['labels_refused'])} refused labels, "
-                     f"{len(checks[primary]['texts_cut'])} texts ending mid-sentence"):
-        if checks[primary]["labels_refused"]:
-            st.dataframe(pd.DataFrame(checks[primary]["labels_refused"]), hide_index=True, key="refused_labels")
-        if checks[primary]["texts_cut"]:
-            st.dataframe(pd.DataFrame(checks[primary]["texts_cut"]), hide_index=True, key="cut_texts")
+chk = checks[primary]
+if chk["labels_refused"] or chk["texts_cut"] or chk.get("unknown_words"):
+    with st.expander(f"{primary}: {len(chk['labels_refused'])} refused labels, "
+                     f"{len(chk.get('unknown_words', []))} labels with unknown words, "
+                     f"{len(chk['texts_cut'])} texts ending mid-sentence"):
+        if chk["labels_refused"]:
+            st.dataframe(pd.DataFrame(chk["labels_refused"]), hide_index=True, key="refused_labels")
+        if chk.get("unknown_words"):
+            st.dataframe(pd.DataFrame(chk["unknown_words"]), hide_index=True, key="unknown_words")
+        if chk["texts_cut"]:
+            st.dataframe(pd.DataFrame(chk["texts_cut"]), hide_index=True, key="cut_texts")
 c = cats[primary]
 
 

