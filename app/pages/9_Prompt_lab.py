@@ -170,7 +170,8 @@ with tab_side:
     if access.exists(dataset, cat.ITEM_KNOWLEDGE):
         with ui.needs_artifacts():
             have_kn = access.read(dataset, cat.ITEM_KNOWLEDGE)["item_id"].unique().tolist()
-    titles = items.set_index("item_id")["title"].to_dict()
+    # every item id, its title or "" (some Beauty items have none)
+    titles = items.set_index("item_id")["title"].fillna("").astype(str).to_dict()
     options = have_kn + [i for i in items["item_id"].head(500) if i not in set(have_kn)]
     if "items" not in ss:
         ss["items"] = options[:1]
