@@ -391,3 +391,19 @@ def test_every_shipped_result_table_renders_on_the_results_page(committed_env):
         title = label.split("  [")[0]
         assert title in texts(at) and "Protocol." in texts(at)
         assert len(at.dataframe) >= 1
+
+
+def test_an_item_without_a_title_shows_its_id(committed_env):
+    """A few Beauty items have no title; one of them has knowledge. The Item knowledge page heads it with its id
+    (not "nan") and the Prompt lab lists it (its title lookup once raised TypeError on the missing value)."""
+    items = committed_env.read(DATASET, cat.ITEMS)
+    have = set(committed_env.read(DATASET, cat.ITEM_KNOWLEDGE)["item_id"])
+    untitled = [i for i in items.loc[items["title"].isna(), "item_id"] if i in have]
+    assert untitled, "the committed store holds no untitled item with knowledge"
+    at = run_page("Item_knowledge", None)
+    at.text_input(key="search").set_value(untitled[0]).run()
+    clean(at)
+    assert [str(e.value) for e in at.subheader][0] == untitled[0]
+    lab = run_page("Prompt_lab", None)
+    clean(lab)
+    assert f"{untitled[0]} · " in lab.multiselect(key="items").options      # id, separator, empty title

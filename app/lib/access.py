@@ -129,6 +129,7 @@ def items(dataset: str) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _item_lookup(root: str, dataset: str, stamp: int) -> dict:
     df = ArtifactStore(root).read(dataset, cat.ITEMS)
+    df = df.astype(object).where(df.notna(), None)     # a missing title or brand is None, never NaN
     return {r["item_id"]: {"title": r["title"], "brand": r["brand"], "category": r["primary_category"],
                            "leaf": r["leaf_category"], "price": r["price"]}
             for r in df[["item_id", "title", "brand", "primary_category", "leaf_category", "price"]]

@@ -90,8 +90,8 @@ def render_entries(entries: list[dict], fields: dict) -> list[str]:
 
 meta, knowledge = st.columns([1, 2])
 with meta:
-    st.subheader(item["title"] or iid)
-    st.markdown(f"`{iid}` · brand **{item['brand'] or '—'}**")
+    st.subheader(item["title"] if pd.notna(item["title"]) and item["title"] else iid)   # a few items have no title
+    st.markdown(f"`{iid}` · brand **{item['brand'] if pd.notna(item['brand']) and item['brand'] else '—'}**")
     st.markdown(" › ".join(item["category_path"]) or "—")
     facts = {"price": item["price"], "sales rank": item["sales_rank"], "product line": item["product_line_id"]}
     st.markdown(" · ".join(f"{k}: {v:g}" if isinstance(v, float) and v == v else f"{k}: {v or '—'}"
