@@ -126,14 +126,27 @@ def items(dataset: str) -> pd.DataFrame:
     return _items(str(s.root), dataset, _stamp(s, dataset, cat.ITEMS))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _known_words(root: str, dataset: str, stamp: int, category: str) -> set[str] | None:
+    from reaseq_core.knowledge.summary import category_known_words
+    return category_known_words(_items(root, dataset, stamp), category)
+
+
+def known_words(dataset: str, category: str) -> set[str] | None:
+    """The dictionary the taxonomy rule check reads for a primary category (summary.category_known_words),
+    computed once per version of the items table rather than at every rerun of a page."""
+    s = store()
+    return _known_words(str(s.root), dataset, _stamp(s, dataset, cat.ITEMS), category)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def _item_lookup(root: str, dataset: str, stamp: int) -> dict:
     df = ArtifactStore(root).read(dataset, cat.ITEMS)
+    df = df[["item_id", "title", "brand", "primary_category", "leaf_category", "price"]]
     df = df.astype(object).where(df.notna(), None)     # a missing title or brand is None, never NaN
     return {r["item_id"]: {"title": r["title"], "brand": r["brand"], "category": r["primary_category"],
                            "leaf": r["leaf_category"], "price": r["price"]}
-            for r in df[["item_id", "title", "brand", "primary_category", "leaf_category", "price"]]
-            .to_dict("records")}
+            for r in df.to_dict("records")}
 
 
 def item_lookup(dataset: str) -> dict:

@@ -16,7 +16,7 @@ from lib import access, review_ui, ui  # noqa: E402
 from reaseq_core import catalogue as cat  # noqa: E402
 from reaseq_core import review  # noqa: E402
 from reaseq_core.knowledge.schemas import parent_diff  # noqa: E402
-from reaseq_core.knowledge.summary import category_known_words, taxonomy_rule_check  # noqa: E402
+from reaseq_core.knowledge.summary import taxonomy_rule_check  # noqa: E402
 from reaseq_core.status import knowledge_command  # noqa: E402
 
 RATIONALE_COLOURS = {"inherited": "#4c78a8", "adapted": "#f58518", "new": "#54a24b", "dropped": "#e45756"}
@@ -47,8 +47,7 @@ if rows:
     st.plotly_chart(fig, key="overview")
 
 # The stored labels and texts under today's rules (a taxonomy built before a rule keeps what it was given).
-items = access.items(dataset)
-checks = {prim: taxonomy_rule_check(c, category_known_words(items, prim)) for prim, c in cats.items()}
+checks = {prim: taxonomy_rule_check(c, access.known_words(dataset, prim)) for prim, c in cats.items()}
 st.markdown("**Today's rules on the stored taxonomies**: labels the label rules refuse, labels with a word in "
             "no dictionary (neither the sentence encoder's vocabulary nor the category's item texts: a "
             "misspelling or a fragment, reported, not refused), and reasoning / justification texts that end "
