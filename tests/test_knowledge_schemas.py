@@ -186,6 +186,7 @@ def test_labels_with_words_in_no_dictionary_are_reported():
     known = category_known_words(items, "Hair Care")
     assert unknown_words("Keratin Treatments", known) == [] and unknown_words("Posture Suppport", known) == ["suppport"]
     assert unknown_words("Paraben Free", known) == ["paraben"]          # a word of another category's items
+    assert unknown_words("Colort Brushes", known) == ["colort"]        # only -s / -es come off: "colort" is not "color"
     node = {"demand": {"dimensions": ["Posture Suppport", "Budget"]},
             "attribute": {"dimensions": ["Product Aspec", "Keratin Level"]}}
     k = taxonomy_rule_check(node, known)

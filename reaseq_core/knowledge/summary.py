@@ -110,7 +110,15 @@ def category_words(items: pd.DataFrame, category: str) -> set[str]:
 def unknown_words(label: str, known: set[str] | frozenset) -> list[str]:
     """The words of `label` found in `known` neither as written nor without a plural ending (-s, -es): a
     misspelling ("Posture Suppport"), a fragment ("Product Aspec") or a made-up word ("Workhours")."""
-    return [w for w in _WORD_RE.findall(label.lower()) if not {w, w[:-1], w[:-2]} & known]
+    def forms(w: str) -> set[str]:
+        out = {w}
+        if w.endswith("s"):
+            out.add(w[:-1])
+        if w.endswith("es"):
+            out.add(w[:-2])
+        return out
+
+    return [w for w in _WORD_RE.findall(label.lower()) if not forms(w) & known]
 
 
 def taxonomy_rule_check(node: dict, known: set[str] | None = None) -> dict:
