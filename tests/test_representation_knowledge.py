@@ -173,6 +173,9 @@ def test_tables_pools_arms_and_counts(beauty, kstore, tables):
         n = sum(1 for s in seqs.values() if s[-1] in ids and any(x in ids for x in s[:-1]))
         assert {r["users"] for r in t1.rows if r["pool"] == label} == {n}
     assert out["counts"]["makr"]["users"] == 1               # user A2GWNGQF9SHRE4: ... B000Q0VBOS, ..., Prada
+    split = out["counts"]["makr"]["by_target_category"]      # one Fragrance pool: every target's category is known
+    assert split["users_not_in_history"] == 0 and split["makr"]["not_in_history"] is None
+    assert split["title"]["same_category_top5"] == 100.0 and "in their pool history" in t1.notes
     # the k lists are capped by pool size - 1: 491 others in the catalogue pool, 5 in the MAKR pool
     cat = t1.rows[0]
     assert cat["HR@200"] is not None and cat["HR@500"] is None
@@ -275,3 +278,19 @@ def test_small_run_is_written_beside_the_full_one(beauty, kstore, tables):
     assert kstore.path("beauty", cat.FIGURE7_EXAMPLES, run=cat.SMALL_RUN).parent.name == cat.SMALL_RUN
     assert kstore.read("beauty", cat.FIGURE7_EXAMPLES, run=cat.SMALL_RUN)["items"] == 4
     assert kstore.provenance("beauty", cat.TABLE2_SMHR, run=cat.SMALL_RUN)["config"]["bootstrap"] == 20
+
+
+def test_category_split_by_hand():
+    """Macro recall split by whether the target's primary category is in the history, and the share of
+    top-k neighbours inside an item's own category, on four items of two categories."""
+    from reaseq_core.representation.tables import category_split
+    # a, b (category X) point one way, c, d (category Y) the other: every item's nearest neighbour is in its own
+    # category
+    vecs = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    cats = np.array(["X", "X", "Y", "Y"], dtype=object)
+    hits = np.array([[True, True], [False, True], [False, False]])      # three users, two k values
+    cross = np.array([False, False, True])                              # the third user's target is in Y, history in X
+    out = category_split(hits, cross, vecs, cats, k=1)
+    assert out == {"in_history": 75.0, "not_in_history": 0.0, "same_category_top1": 100.0}
+    out3 = category_split(hits, cross, vecs, cats, k=3)                  # 1 of 3 neighbours shares the category
+    assert out3["same_category_top3"] == round(100 / 3, 4)

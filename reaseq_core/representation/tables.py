@@ -156,9 +156,24 @@ def _metric_cells(prefix: str, all_ks, ks: list[int], hits: np.ndarray, samples:
     return cells, macro
 
 
+def category_split(hits: np.ndarray, cross: np.ndarray, vectors: np.ndarray, categories: np.ndarray,
+                   k: int = 30) -> dict:
+    """One arm's macro recall (%) for the users whose target's primary category is among their history's
+    (`in_history`) and for the others (`not_in_history`), and the share (%) of every pool item's top-k
+    neighbours that are in its own primary category: how far an arm's neighbours stay inside a category."""
+    macro = hits.mean(axis=1) if hits.size else np.zeros(len(hits))
+    k = min(k, len(vectors) - 1)
+    nn = rm.neighbours_excluding_self(vectors, np.arange(len(vectors)), k) if k > 0 else np.zeros((0, 0), int)
+    return {"in_history": _pct(macro[~cross].mean()) if (~cross).any() else None,
+            "not_in_history": _pct(macro[cross].mean()) if cross.any() else None,
+            f"same_category_top{k}": _pct((categories[nn] == categories[:, None]).mean()) if nn.size else None}
+
+
 def evaluate_pool(pool: Pool, sequences: dict[str, list[str]], line_of: dict[str, str],
-                  cfg: TablesConfig | None = None) -> tuple[list[dict], list[dict], dict]:
-    """(Table 1 rows, Table 2 rows, counts) for every arm of one pool; the title arm must come first."""
+                  cfg: TablesConfig | None = None,
+                  category_of: dict[str, str] | None = None) -> tuple[list[dict], list[dict], dict]:
+    """(Table 1 rows, Table 2 rows, counts) for every arm of one pool; the title arm must come first.
+    Given `category_of` (item -> primary category), counts["by_target_category"] holds category_split per arm."""
     cfg = cfg or TablesConfig()
     n = len(pool.item_ids)
     rng = np.random.default_rng(cfg.bootstrap_seed)
@@ -170,8 +185,15 @@ def evaluate_pool(pool: Pool, sequences: dict[str, list[str]], line_of: dict[str
     counts = {"items": n, **ucounts, "sm_hr_queries": int(len(queries)), "hr_ks": hr_ks, "sm_hr_ks": sm_ks}
     t1, t2 = [], []
     base_hr = base_sm = None
+    cats = cross = None
+    if category_of is not None and users:
+        cats = np.array([str(category_of.get(i, "")) for i in pool.item_ids], dtype=object)
+        cross = np.array([cats[y] not in set(cats[h]) for h, y in zip(hists, targets)])
+        counts["by_target_category"] = {"users_not_in_history": int(cross.sum()), "users": len(users)}
     for arm, vecs in pool.arms.items():
         hr = rm.hr_hits(vecs, hists, targets, hr_ks) if users and hr_ks else np.zeros((len(users), len(hr_ks)), bool)
+        if cats is not None:
+            counts["by_target_category"][arm] = category_split(hr, cross, vecs, cats)
         sm = rm.sm_hr_hits(vecs, lines, queries, sm_ks) if len(queries) and sm_ks else \
             np.zeros((len(queries), len(sm_ks)), bool)
         c1, macro_hr = _metric_cells("HR", cfg.hr_ks, hr_ks, hr, u_samples, None if arm == "title" else base_hr)
@@ -182,6 +204,25 @@ def evaluate_pool(pool: Pool, sequences: dict[str, list[str]], line_of: dict[str
         t1.append({**label, "users": len(users), **c1})
         t2.append({**label, "queries": int(len(queries)), **c2})
     return t1, t2, counts
+
+
+def category_note(counts: dict) -> str:
+    """One sentence per knowledge pool: macro recall per arm for targets in a primary category the history
+    has / lacks, and how often an arm's top-30 neighbours stay in the item's own category."""
+    out = []
+    for name, c in counts.items():
+        b = c.get("by_target_category")
+        if name == "catalogue" or not b:
+            continue
+        arms = [a for a in ARM_LABELS if a in b]
+        def cell(key):
+            return ", ".join(f"{a} {b[a][key]:.1f}" for a in arms if b[a].get(key) is not None)
+        same = next((k for k in b[arms[0]] if k.startswith("same_category_top")), None)
+        out.append(f" {c['label']}: {b['users_not_in_history']} of {b['users']} users have a target whose "
+                   f"primary category is not in their pool history; macro recall for them: {cell('not_in_history')}; "
+                   f"for the others: {cell('in_history')}; share of an item's top-{same.removeprefix('same_category_top')} "
+                   f"neighbours in its own primary category: {cell(same)} (%).")
+    return "".join(out)
 
 
 def _columns(prefix: str, ks, count_col: str) -> list[str]:
@@ -314,8 +355,9 @@ def build_tables(dataset, store: ArtifactStore | None = None, item_subset: set[s
     sequences = dataset.sequences()
     lines = product_lines(dataset.items)
     t1_rows, t2_rows, counts = [], [], {}
+    category_of = dict(zip(dataset.items["item_id"].astype(str), dataset.items["primary_category"].astype(str)))
     for pool in pools:
-        r1, r2, c = evaluate_pool(pool, sequences, lines.line_of, cfg)
+        r1, r2, c = evaluate_pool(pool, sequences, lines.line_of, cfg, category_of)
         t1_rows += r1
         t2_rows += r2
         counts[pool.name] = {"label": pool.label, **c}
@@ -330,7 +372,7 @@ def build_tables(dataset, store: ArtifactStore | None = None, item_subset: set[s
         protocol=report.table1_protocol(cfg.bootstrap, cfg.bootstrap_seed),
         columns=_columns("HR", cfg.hr_ks, "users"), rows=t1_rows, paper_reference=report.PAPER_TABLE1,
         notes=f"Pools: {pool_text}.{small} Macro recall compares arms within a pool only (the k list and the "
-              "users differ between pools).", **common)
+              f"users differ between pools).{category_note(counts)}", **common)
     t2 = ResultTable(
         name=cat.TABLE2_SMHR.key, title=report.TABLE2_TITLE, split=report.TABLE2_SPLIT,
         protocol=report.table2_protocol(lines, cfg.bootstrap, cfg.bootstrap_seed),
