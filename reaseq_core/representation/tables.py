@@ -216,7 +216,7 @@ def category_note(counts: dict) -> str:
             continue
         arms = [a for a in ARM_LABELS if a in b]
         def cell(key):
-            return ", ".join(f"{a} {b[a][key]:.1f}" for a in arms if b[a].get(key) is not None)
+            return ", ".join(f"{a} {b[a][key]:.1f}" for a in arms if b[a].get(key) is not None) or "no such users"
         same = next((k for k in b[arms[0]] if k.startswith("same_category_top")), None)
         out.append(f" {c['label']}: {b['users_not_in_history']} of {b['users']} users have a target whose "
                    f"primary category is not in their pool history; macro recall for them: {cell('not_in_history')}; "
