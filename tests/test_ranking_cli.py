@@ -8,7 +8,8 @@ import pytest
 from reaseq_core import catalogue as cat
 from reaseq_core.cli import main
 from reaseq_core.errors import MissingArtifact
-from reaseq_core.ranking.ablation import KNOWLEDGE_ARM, TABLE3_VARIANTS, TABLE4_VARIANTS, _choose_variants
+from reaseq_core.ranking.ablation import (KNOWLEDGE_ARM, TABLE3_KNOWLEDGE_VARIANTS, TABLE3_VARIANTS, TABLE4_VARIANTS,
+                                          _choose_variants)
 from reaseq_core.store import ArtifactStore
 
 
@@ -20,8 +21,9 @@ def _with_title_vectors(beauty, tmp_store):
     return ids, vecs
 
 
-def _stub_context(knowledge: bool) -> SimpleNamespace:
+def _stub_context(knowledge: bool, knowledge_sids: bool = True) -> SimpleNamespace:
     return SimpleNamespace(dataset=SimpleNamespace(name="beauty"), knowledge_table=object() if knowledge else None,
+                           knowledge_feats=object() if knowledge and knowledge_sids else None,
                            knowledge_note="knowledge vectors do not exist yet", skipped={})
 
 
@@ -35,10 +37,24 @@ def test_the_default_suite_skips_the_knowledge_arm_with_its_reason(tmp_path):
     ctx = _stub_context(knowledge=False)
     variants = _choose_variants(None, ctx, ArtifactStore(tmp_path))
     assert KNOWLEDGE_ARM not in variants and "Base+title vectors" in variants
-    assert "knowledge vectors do not exist yet" in ctx.skipped[KNOWLEDGE_ARM]
+    assert not set(TABLE3_KNOWLEDGE_VARIANTS) & set(variants)
+    for v in [KNOWLEDGE_ARM, *TABLE3_KNOWLEDGE_VARIANTS]:
+        assert "knowledge vectors do not exist yet" in ctx.skipped[v]
     ctx = _stub_context(knowledge=True)
-    assert _choose_variants(None, ctx, ArtifactStore(tmp_path)) == TABLE3_VARIANTS + TABLE4_VARIANTS
+    assert (_choose_variants(None, ctx, ArtifactStore(tmp_path))
+            == TABLE3_VARIANTS + TABLE4_VARIANTS + TABLE3_KNOWLEDGE_VARIANTS)
     assert ctx.skipped == {}
+    # knowledge vectors without their SIDs: the knowledge SID arm waits, with the command that makes them
+    ctx = _stub_context(knowledge=True, knowledge_sids=False)
+    variants = _choose_variants(None, ctx, ArtifactStore(tmp_path))
+    assert "Retrieval (knowledge)" in variants and "Retrieval+Compression+SID (knowledge)" not in variants
+    assert "sid build --dataset beauty --vectors knowledge" in ctx.skipped["Retrieval+Compression+SID (knowledge)"]
+
+
+def test_a_requested_knowledge_sid_arm_without_sids_names_the_command(tmp_path):
+    with pytest.raises(MissingArtifact, match="--vectors knowledge"):
+        _choose_variants(["Base", "Retrieval+Compression+SID (knowledge)"],
+                         _stub_context(knowledge=True, knowledge_sids=False), ArtifactStore(tmp_path))
 
 
 @pytest.mark.slow

@@ -138,3 +138,23 @@ def test_precomputed_gsu_gives_the_same_scores():
         cached = model(make_batch(data, np.arange(len(data.samples))))
         data.sample_features = {"user_context": data.sample_features["user_context"]}
         torch.testing.assert_close(cached, live)
+
+
+def test_a_knowledge_space_gsu_is_precomputed_under_its_own_key():
+    """The '(knowledge)' variants retrieve over another vector table: the precomputed rows under
+    gsu_semantic_knowledge_* equal the live top-k over that table, and differ from the title table's."""
+    from reaseq_core.ranking.reaseq_ranker import precompute_gsu
+    ds, data, feats = _setup()
+    other = np.random.default_rng(1).normal(size=data.table.shape).astype(np.float32)
+    other[0] = 0.0
+    torch.manual_seed(0)
+    model = ReaSeqRanker(feats, other, gsu="semantic", compression=True, use_sid=True, gsu_k=3,
+                         space="knowledge").eval()
+    live = model(make_batch(data, np.arange(len(data.samples))))
+    precompute_gsu(data, feats, k=3, chunk=7, spaces={"knowledge": other})
+    assert {"gsu_semantic_rows", "gsu_semantic_knowledge_rows"} <= set(data.sample_features)
+    assert not np.array_equal(data.sample_features["gsu_semantic_rows"],
+                              data.sample_features["gsu_semantic_knowledge_rows"])
+    cached = model(make_batch(data, np.arange(len(data.samples))))
+    data.sample_features = {"user_context": data.sample_features["user_context"]}
+    torch.testing.assert_close(cached, live)

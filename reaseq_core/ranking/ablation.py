@@ -11,6 +11,7 @@ knowledge keep their title vector in the knowledge arm).
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -26,13 +27,13 @@ from .data import CTRData, build_ctr_data
 from .features import ItemFeatureTable, add_user_context_features, build_item_features
 from .metrics import segment_metrics
 from .reaseq_ranker import VARIANTS, ReaSeqRanker, precompute_gsu
-from .report import TABLE3_VARIANTS, TABLE4_VARIANTS, make_tables
+from .report import TABLE3_KNOWLEDGE_VARIANTS, TABLE3_VARIANTS, TABLE4_VARIANTS, make_tables
 from .train import METRICS, SEGMENTS, TrainConfig, train_and_evaluate
 
 KNOWLEDGE_ARM = "Base+knowledge vectors"
 
-__all__ = ["AblationConfig", "AblationContext", "TABLE3_VARIANTS", "TABLE4_VARIANTS", "build_model", "prepare",
-           "run_ablation"]
+__all__ = ["AblationConfig", "AblationContext", "TABLE3_KNOWLEDGE_VARIANTS", "TABLE3_VARIANTS", "TABLE4_VARIANTS",
+           "build_model", "prepare", "run_ablation"]
 
 
 @dataclass
@@ -80,6 +81,9 @@ class AblationContext:
     knowledge_coverage: dict | None = None
     gsu_k: int = 10
     skipped: dict = field(default_factory=dict)   # variant -> why it was not trained (recorded in provenance)
+    # the item features with the knowledge-vector SIDs (`reaseq sid build --vectors knowledge`), when they exist
+    knowledge_feats: ItemFeatureTable | None = None
+    knowledge_sid_source: dict = field(default_factory=dict)
 
 
 def _on_table_rows(space: ItemSpace, data: CTRData) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +119,6 @@ def prepare(dataset, store: ArtifactStore, cfg: AblationConfig | None = None, *,
                       "run": sid_run or "full"}
     feats = build_item_features(dataset, data, sids)
     add_user_context_features(dataset, data)
-    precompute_gsu(data, feats, k=cfg.gsu_k)
     knowledge_table, has_k, coverage = None, np.zeros(len(data.table), bool), None
     if store.exists(dataset.name, cat.KNOWLEDGE_VECTORS):
         space = load_item_space(dataset.name, "knowledge", store)
@@ -124,33 +127,55 @@ def prepare(dataset, store: ArtifactStore, cfg: AblationConfig | None = None, *,
         note = f"knowledge vectors for {coverage['knowledge']} of {coverage['items']} items; {space.rule}"
     else:
         note = (f"knowledge vectors do not exist yet (run `{cat.KNOWLEDGE_VECTORS.producing_command(dataset.name)}`)")
-    return AblationContext(dataset, data, feats, data.table, knowledge_table, has_k, sid_source, note,
-                           coverage, cfg.gsu_k)
+    precompute_gsu(data, feats, k=cfg.gsu_k,
+                   spaces=None if knowledge_table is None else {"knowledge": knowledge_table})
+    ctx = AblationContext(dataset, data, feats, data.table, knowledge_table, has_k, sid_source, note,
+                          coverage, cfg.gsu_k)
+    if not cfg.small and store.exists(dataset.name, cat.KNOWLEDGE_SIDS):
+        ctx.knowledge_feats = build_item_features(dataset, data, store.read(dataset.name, cat.KNOWLEDGE_SIDS))
+        prov = store.provenance(dataset.name, cat.KNOWLEDGE_SIDS)
+        ctx.knowledge_sid_source = {"vectors": prov.get("vectors"), "method": prov.get("method"),
+                                    "created": prov.get("created"), "run": "full"}
+    return ctx
 
 
 def build_model(ctx: AblationContext, variant: str, seed: int, **model_kw) -> ReaSeqRanker:
     v = VARIANTS[variant]
+    space = v.get("space", "title")
     vectors = {"title": ctx.title_table, "knowledge": ctx.knowledge_table, None: None}[v["vectors"]]
-    if v["vectors"] == "knowledge" and vectors is None:
+    if (v["vectors"] == "knowledge" or space == "knowledge") and ctx.knowledge_table is None:
         raise ValueError(f"variant '{variant}' needs knowledge vectors: {ctx.knowledge_note}")
+    feats = ctx.feats
+    if space == "knowledge" and v["use_sid"]:
+        if ctx.knowledge_feats is None:
+            raise ValueError(f"variant '{variant}' needs the knowledge-vector SIDs (run "
+                             f"`{cat.KNOWLEDGE_SIDS.producing_command(ctx.dataset.name)}`)")
+        feats = ctx.knowledge_feats
+    gsu_vectors = ctx.knowledge_table if space == "knowledge" else ctx.title_table
     torch.manual_seed(seed)
-    return ReaSeqRanker(ctx.feats, ctx.title_table, gsu=v["gsu"], compression=v["compression"],
-                        use_sid=v["use_sid"], feature_vectors=vectors, **{"gsu_k": ctx.gsu_k, **model_kw})
+    return ReaSeqRanker(feats, gsu_vectors, gsu=v["gsu"], compression=v["compression"], use_sid=v["use_sid"],
+                        feature_vectors=vectors, space=space, **{"gsu_k": ctx.gsu_k, **model_kw})
 
 
 def _choose_variants(requested: list[str] | None, ctx: AblationContext, store: ArtifactStore) -> list[str]:
     """The variants to train. An explicitly requested arm is never dropped: a missing input raises
     MissingArtifact naming its command. Of the default set, the knowledge arm is skipped (and the reason
     recorded) when there are no knowledge vectors yet."""
+    needs_knowledge = [KNOWLEDGE_ARM, *TABLE3_KNOWLEDGE_VARIANTS]
     if requested is not None:
-        if KNOWLEDGE_ARM in requested and ctx.knowledge_table is None:
+        if set(needs_knowledge) & set(requested) and ctx.knowledge_table is None:
             store.require(ctx.dataset.name, cat.KNOWLEDGE_VECTORS)
+        if "Retrieval+Compression+SID (knowledge)" in requested and ctx.knowledge_feats is None:
+            store.require(ctx.dataset.name, cat.KNOWLEDGE_SIDS)
         return list(requested)
-    variants = TABLE3_VARIANTS + TABLE4_VARIANTS
+    variants = TABLE3_VARIANTS + TABLE4_VARIANTS + TABLE3_KNOWLEDGE_VARIANTS
     if ctx.knowledge_table is None:
-        ctx.skipped[KNOWLEDGE_ARM] = f"not run: {ctx.knowledge_note}"
-        variants = [v for v in variants if v != KNOWLEDGE_ARM]
-    return variants
+        for v in needs_knowledge:
+            ctx.skipped[v] = f"not run: {ctx.knowledge_note}"
+    elif ctx.knowledge_feats is None:
+        ctx.skipped["Retrieval+Compression+SID (knowledge)"] = (
+            f"not run: no knowledge-vector SIDs (`{cat.KNOWLEDGE_SIDS.producing_command(ctx.dataset.name)}`)")
+    return [v for v in variants if v not in ctx.skipped]
 
 
 def _record(variant: str, seed: int, model: ReaSeqRanker, r: dict, k_mask: np.ndarray) -> dict:
@@ -198,21 +223,25 @@ def run_ablation(dataset_name: str = "beauty", cfg: AblationConfig | None = None
             records.append(_record(variant, seed, model, r, k_mask))
     runs = pd.DataFrame(records)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    t3, t4 = make_tables(ctx, runs, list(cfg.seeds), epochs=train_cfg.epochs, small_users=cfg.small_users,
-                         wall_s=wall, cpu_s=cpu)
+    ran = set(runs["variant"])
+    merged = runs
+    if write and store.exists(ds.name, cat.RANKING_RUNS, run=cfg.run):
+        # keep earlier runs of variants not retrained now, when they were made with the same configuration
+        old = store.read(ds.name, cat.RANKING_RUNS, run=cfg.run)
+        old_cfg = store.provenance(ds.name, cat.RANKING_RUNS, run=cfg.run).get("config")
+        if old_cfg is None or old_cfg == json.loads(json.dumps(cfg.as_dict())):
+            merged = pd.concat([old[~old["variant"].isin(ran)], runs], ignore_index=True)
+    t3, t4 = make_tables(ctx, merged, list(cfg.seeds), epochs=train_cfg.epochs, small_users=cfg.small_users,
+                         wall_s=wall, cpu_s=cpu, trained=len(runs))
     if write:
         prov = {"seeds": list(cfg.seeds), "config": cfg.as_dict(), "sids": ctx.sid_source, "wall_s": wall,
-                "cpu_s": cpu, "skipped_variants": ctx.skipped, "knowledge_space": ctx.knowledge_coverage}
-        ran = set(runs["variant"])
+                "cpu_s": cpu, "skipped_variants": ctx.skipped, "knowledge_space": ctx.knowledge_coverage,
+                "knowledge_sids": ctx.knowledge_sid_source}
         # a table is (re)written only when this call trained its variants beyond Base, so that
         # `--variants Base "Base+title vectors" "Base+knowledge vectors"` refreshes Table 4 alone
-        if ran & set(TABLE3_VARIANTS[1:]):
+        if ran & set(TABLE3_VARIANTS[1:] + TABLE3_KNOWLEDGE_VARIANTS):
             write_table(store, cat.TABLE3_ABLATION, t3, prov, run=cfg.run)
         if ran & set(TABLE4_VARIANTS):
             write_table(store, cat.TABLE4_REPRESENTATION, t4, prov, run=cfg.run)
-        merged = runs
-        if store.exists(ds.name, cat.RANKING_RUNS, run=cfg.run):    # keep earlier runs of variants not retrained now
-            old = store.read(ds.name, cat.RANKING_RUNS, run=cfg.run)
-            merged = pd.concat([old[~old["variant"].isin(ran)], runs], ignore_index=True)
         store.write(ds.name, cat.RANKING_RUNS, merged, prov, run=cfg.run)
     return {"table3": t3, "table4": t4, "runs": runs, "wall_s": wall, "cpu_s": cpu, "context": ctx}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..store import ArtifactStore
-from .ablation import TABLE3_VARIANTS, TABLE4_VARIANTS, AblationConfig, run_ablation
+from .ablation import TABLE3_KNOWLEDGE_VARIANTS, TABLE3_VARIANTS, TABLE4_VARIANTS, AblationConfig, run_ablation
 
 
 def config_from_args(args) -> AblationConfig:
@@ -38,7 +38,8 @@ def register(sub) -> None:
                    help=f"training epochs (default {defaults.train.epochs}; 1 with --small)")
     a.add_argument("--max-len", type=int, default=defaults.max_len)
     a.add_argument("--neg-ratio", type=int, default=defaults.neg_ratio)
-    a.add_argument("--variants", nargs="+", choices=TABLE3_VARIANTS + TABLE4_VARIANTS, default=None,
+    a.add_argument("--variants", nargs="+", choices=TABLE3_VARIANTS + TABLE4_VARIANTS + TABLE3_KNOWLEDGE_VARIANTS,
+                   default=None,
                    help="exactly these variants (an arm whose inputs are missing is an error, never dropped)")
     a.add_argument("--table4-only", action="store_true",
                    help="only Base and the Table 4 arms (e.g. after new knowledge vectors appeared)")

@@ -23,7 +23,8 @@ from .data import PAD
 from .features import ItemEncoder, ItemFeatureTable
 from .retrieval import semantic_gsu_topk
 
-# name -> configuration; "vectors" = item vectors appended to f_i (Table 4 arms)
+# name -> configuration; "vectors" = item vectors appended to f_i (Table 4 arms); "space" = the item vectors
+# of the semantic GSU and the SIDs: title vectors, or knowledge vectors where items have them (the paper's MAKR)
 VARIANTS = {
     "Base": dict(gsu="category", compression=False, use_sid=False, vectors=None),
     "Retrieval": dict(gsu="semantic", compression=False, use_sid=False, vectors=None),
@@ -32,18 +33,28 @@ VARIANTS = {
     "Retrieval+Compression+SID": dict(gsu="semantic", compression=True, use_sid=True, vectors=None),
     "Base+title vectors": dict(gsu="category", compression=False, use_sid=False, vectors="title"),
     "Base+knowledge vectors": dict(gsu="category", compression=False, use_sid=False, vectors="knowledge"),
+    "Retrieval (knowledge)": dict(gsu="semantic", compression=False, use_sid=False, vectors=None, space="knowledge"),
+    "Retrieval+Compression+SID (knowledge)": dict(gsu="semantic", compression=True, use_sid=True, vectors=None,
+                                                  space="knowledge"),
 }
+
+
+def gsu_key(gsu: str, space: str = "title") -> str:
+    """Name of a precomputed GSU result in the batch: gsu_category, gsu_semantic (title vectors),
+    gsu_semantic_knowledge (knowledge vectors)."""
+    return f"gsu_{gsu}" if space == "title" or gsu == "category" else f"gsu_{gsu}_{space}"
 
 
 class ReaSeqRanker(nn.Module):
     def __init__(self, feats: ItemFeatureTable, gsu_vectors: np.ndarray, *, gsu: str = "category",
                  compression: bool = False, use_sid: bool = False, feature_vectors: np.ndarray | None = None,
                  gsu_k: int = 10, n_anchors: int = 4, d_model: int = 32, heads: int = 2,
-                 mlp_hidden: tuple[int, ...] = (64, 32), n_user_context: int = 2):
+                 mlp_hidden: tuple[int, ...] = (64, 32), n_user_context: int = 2, space: str = "title"):
         super().__init__()
         if gsu not in ("category", "semantic"):
             raise ValueError(f"gsu must be 'category' or 'semantic', not {gsu!r}")
         self.gsu, self.gsu_k = gsu, gsu_k
+        self.gsu_key = gsu_key(gsu, space)
         self.encoder = ItemEncoder(feats, vectors=feature_vectors, use_sid=use_sid)
         if gsu == "category":
             self.register_buffer("item_category", torch.as_tensor(feats.categorical["primary_category"]))
@@ -62,8 +73,8 @@ class ReaSeqRanker(nn.Module):
     def retrieve(self, history: torch.Tensor, target: torch.Tensor, batch: dict | None = None):
         """GSU rows/valid; taken from the batch when precomputed (the GSU has no parameters, so it runs
         once per sample like the paper's separate Top-K Retrieval Service -- see precompute_gsu)."""
-        if batch is not None and f"gsu_{self.gsu}_rows" in batch:
-            rows, valid = batch[f"gsu_{self.gsu}_rows"], batch[f"gsu_{self.gsu}_valid"]
+        if batch is not None and f"{self.gsu_key}_rows" in batch:
+            rows, valid = batch[f"{self.gsu_key}_rows"], batch[f"{self.gsu_key}_valid"]
             return rows[:, : self.gsu_k], valid[:, : self.gsu_k]
         if self.gsu == "category":
             return category_gsu(history, target, self.item_category, self.gsu_k)
@@ -87,18 +98,23 @@ class ReaSeqRanker(nn.Module):
         return self.head(torch.cat(parts, -1)).squeeze(-1)
 
 
-def precompute_gsu(data, feats: ItemFeatureTable, k: int = 10, chunk: int = 2048) -> None:
-    """Run both GSUs once for every sample (same functions as the model) and store the results in
-    data.sample_features as gsu_{category,semantic}_{rows,valid}."""
+def precompute_gsu(data, feats: ItemFeatureTable, k: int = 10, chunk: int = 2048,
+                   spaces: dict[str, np.ndarray] | None = None) -> None:
+    """Run the GSUs once for every sample (same functions as the model) and store the results in
+    data.sample_features as gsu_category_*, gsu_semantic_* (title vectors, data.table) and, for each extra
+    vector table in `spaces` (name -> [R, d] on the table rows), gsu_semantic_<name>_*."""
     category = torch.as_tensor(feats.categorical["primary_category"])
-    unit = torch.as_tensor(l2_normalise(data.table))
-    out = {f"gsu_{g}_{w}": [] for g in ("category", "semantic") for w in ("rows", "valid")}
+    units = {gsu_key("semantic"): torch.as_tensor(l2_normalise(data.table))}
+    for name, table in (spaces or {}).items():
+        units[gsu_key("semantic", name)] = torch.as_tensor(l2_normalise(table))
+    out = {f"{g}_{w}": [] for g in ["gsu_category", *units] for w in ("rows", "valid")}
     for s in range(0, len(data.target), chunk):
         h = torch.as_tensor(data.history[s:s + chunk, : data.max_len])
         t = torch.as_tensor(data.target[s:s + chunk])
-        for g, (rows, valid) in (("category", category_gsu(h, t, category, k)),
-                                 ("semantic", semantic_gsu_topk(h, t, unit, k))):
-            out[f"gsu_{g}_rows"].append(rows.numpy())
-            out[f"gsu_{g}_valid"].append(valid.numpy())
+        results = [("gsu_category", category_gsu(h, t, category, k))]
+        results += [(key, semantic_gsu_topk(h, t, unit, k)) for key, unit in units.items()]
+        for g, (rows, valid) in results:
+            out[f"{g}_rows"].append(rows.numpy())
+            out[f"{g}_valid"].append(valid.numpy())
     for name, parts in out.items():
         data.sample_features[name] = np.concatenate(parts)

@@ -16,6 +16,9 @@ from .train import METRICS, SEGMENTS
 
 TABLE3_VARIANTS = ["Base", "Retrieval", "Compression", "Compression+SID", "Retrieval+Compression+SID"]
 TABLE4_VARIANTS = ["Base+title vectors", "Base+knowledge vectors"]
+# Table 3's semantic paths on the paper's MAKR vectors: the semantic GSU (and the SIDs) over knowledge vectors
+# where items have them, title vectors elsewhere
+TABLE3_KNOWLEDGE_VARIANTS = ["Retrieval (knowledge)", "Retrieval+Compression+SID (knowledge)"]
 
 PAPER_COLUMNS = ["overall_auc", "overall_gauc", "hot_auc", "hot_gauc", "cold_auc", "cold_gauc"]
 # percentage-point gains over Base reported by the paper (Taobao), for side-by-side display
@@ -30,8 +33,9 @@ PAPER_TABLE4 = {"Base+MAKR": [0.035, 0.090, 0.035, 0.081, 0.050, 0.102],
 COMMON_DEVIATIONS = [
     "public Amazon Beauty 5-core reviews instead of Taobao impression logs; negatives are sampled, not shown-but-not-clicked",
     "sequences are short (median 6 events) instead of 'ultra-long': GSU keeps top-10 of at most 50 events",
-    "item vectors for the semantic GSU and the SIDs are title vectors (Phi(title + brand + category)) "
-    "unless stated; the paper uses MAKR knowledge vectors",
+    "item vectors for the semantic GSU and the SIDs are title vectors (Phi(title + brand + category)), except "
+    "in the '(knowledge)' rows: knowledge vectors where items have them, title vectors elsewhere, and SIDs from "
+    "the RQ-VAE over those; the paper uses MAKR knowledge vectors throughout",
     "small dims (d_model 32, 2 heads, 4 interest anchors) and 2 epochs (best by validation AUC) to fit a 2-core CPU",
     "Base GSU rule = the target's primary category (Beauty's 2nd category level)",
     "f_u = log history length, f^c = log days since the previous event (no user profile data in Beauty)",
@@ -91,11 +95,12 @@ def protocol_text(dataset_name: str, p: dict, epochs: int) -> str:
 
 
 def make_tables(ctx, runs: pd.DataFrame, seeds: list[int], *, epochs: int, small_users: int | None,
-                wall_s: float, cpu_s: float) -> tuple[ResultTable, ResultTable]:
+                wall_s: float, cpu_s: float, trained: int | None = None) -> tuple[ResultTable, ResultTable]:
     """Table 3 and Table 4 from the per-(variant, seed) runs of `ranking.ablation.run_ablation`.
 
     ctx: the ablation's AblationContext (dataset, CTR data, knowledge coverage, SID source, skip reasons).
     small_users: the user count of a small smoke run (None for a full run).
+    trained: how many of the runs this call trained (the others are kept from earlier calls); None = all.
     """
     ds, data = ctx.dataset, ctx.data
     protocol = protocol_text(ds.name, data.protocol, epochs)
@@ -103,19 +108,28 @@ def make_tables(ctx, runs: pd.DataFrame, seeds: list[int], *, epochs: int, small
     if small_users is not None:
         common_dev.append(f"SMALL run: {small_users} users, {epochs} epoch(s) -- a smoke configuration, not a result")
     sid_txt = f"SIDs: {ctx.sid_source}" if ctx.sid_source else "no SIDs"
+    k_sids = getattr(ctx, "knowledge_sid_source", None)
+    if k_sids and "Retrieval+Compression+SID (knowledge)" in set(runs["variant"]):
+        sid_txt += f"; knowledge-vector SIDs: {k_sids}"
+    if ctx.knowledge_coverage and set(TABLE3_KNOWLEDGE_VARIANTS) & set(runs["variant"]):
+        sid_txt += f". '(knowledge)' rows: {ctx.knowledge_note}"
+    trained = len(runs) if trained is None else trained
+    kept = (f"; the other {len(runs) - trained} runs were trained by earlier calls with the same configuration"
+            if trained < len(runs) else "")
     t3 = ResultTable(
         name=cat.TABLE3_ABLATION.key,
         title="Table 3 analogue: representation integration schemes on the CTR model",
         dataset=ds.name, dataset_hash=ds.card["content_hash"], split=data.protocol["split"], protocol=protocol,
         seeds=seeds, deviations=common_dev, columns=columns(),
-        rows=table_rows(runs, [v for v in TABLE3_VARIANTS if v in set(runs["variant"])], "", "Base"),
-        notes=f"{sid_txt}. Wall time of the run that wrote this table ({len(runs)} trainings = "
-              f"{runs['variant'].nunique()} variants x {len(seeds)} seeds, data preparation included): {wall_s:.0f} s "
-              f"wall, {cpu_s:.0f} s CPU of this process (the 2 cores were shared with other jobs).",
+        rows=table_rows(runs, [v for v in TABLE3_VARIANTS + TABLE3_KNOWLEDGE_VARIANTS if v in set(runs["variant"])],
+                        "", "Base"),
+        notes=f"{sid_txt}. Wall time of the call that wrote this table ({trained} trainings, data preparation "
+              f"included{kept}): {wall_s:.0f} s wall, {cpu_s:.0f} s CPU of this process.",
         paper_reference=PAPER_TABLE3)
     n_items = len(data.item_ids)
     k_items = int(ctx.has_knowledge.sum())
-    n_k_test = int(runs["k_overall_n"].iloc[0]) if len(runs) else 0
+    k_runs = runs[runs["variant"].isin(["Base"] + TABLE4_VARIANTS)]   # runs kept from earlier calls may predate knowledge
+    n_k_test = int(k_runs["k_overall_n"].max()) if len(k_runs) else 0
     if ctx.knowledge_table is None or n_k_test == 0:
         prefix, restricted = "", False
         why = (ctx.skipped.get("Base+knowledge vectors", ctx.knowledge_note) if ctx.knowledge_table is None
