@@ -19,6 +19,8 @@
 # 2. **Table 3**: the Base GSU-ESU ranker (GSU = the target's category) against Retrieval (semantic GSU,
 #    Eq. 1-3), Compression (interest anchors), Compression + SID and Retrieval + Compression + SID (Eq. 4),
 #    AUC / GAUC overall, hot and cold-start users, mean ± std over 3 seeds, deltas in percentage points.
+#    The '(knowledge)' rows run the semantic paths on knowledge (MAKR) vectors where items have them and on
+#    the SIDs built from those vectors (`reaseq sid build --vectors knowledge`), as the paper does.
 # 3. **Table 4**: Base + title vectors vs Base + knowledge (MAKR) vectors, on the test samples whose
 #    target item has knowledge.
 #

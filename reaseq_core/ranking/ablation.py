@@ -131,7 +131,7 @@ def prepare(dataset, store: ArtifactStore, cfg: AblationConfig | None = None, *,
                    spaces=None if knowledge_table is None else {"knowledge": knowledge_table})
     ctx = AblationContext(dataset, data, feats, data.table, knowledge_table, has_k, sid_source, note,
                           coverage, cfg.gsu_k)
-    if not cfg.small and store.exists(dataset.name, cat.KNOWLEDGE_SIDS):
+    if knowledge_table is not None and store.exists(dataset.name, cat.KNOWLEDGE_SIDS):
         ctx.knowledge_feats = build_item_features(dataset, data, store.read(dataset.name, cat.KNOWLEDGE_SIDS))
         prov = store.provenance(dataset.name, cat.KNOWLEDGE_SIDS)
         ctx.knowledge_sid_source = {"vectors": prov.get("vectors"), "method": prov.get("method"),
