@@ -159,8 +159,9 @@ def build_model(ctx: AblationContext, variant: str, seed: int, **model_kw) -> Re
 
 def _choose_variants(requested: list[str] | None, ctx: AblationContext, store: ArtifactStore) -> list[str]:
     """The variants to train. An explicitly requested arm is never dropped: a missing input raises
-    MissingArtifact naming its command. Of the default set, the knowledge arm is skipped (and the reason
-    recorded) when there are no knowledge vectors yet."""
+    MissingArtifact naming its command. Of the default set, the arms on knowledge vectors (Table 4's and
+    Table 3's "(knowledge)" rows) are skipped, with the reason recorded, when there are no knowledge vectors
+    yet, and the knowledge-SID arm when there are no knowledge-vector SIDs."""
     needs_knowledge = [KNOWLEDGE_ARM, *TABLE3_KNOWLEDGE_VARIANTS]
     if requested is not None:
         if set(needs_knowledge) & set(requested) and ctx.knowledge_table is None:
