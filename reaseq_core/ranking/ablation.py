@@ -27,7 +27,7 @@ from .data import CTRData, build_ctr_data
 from .features import ItemFeatureTable, add_user_context_features, build_item_features
 from .metrics import segment_metrics
 from .reaseq_ranker import VARIANTS, ReaSeqRanker, precompute_gsu
-from .report import TABLE3_KNOWLEDGE_VARIANTS, TABLE3_VARIANTS, TABLE4_VARIANTS, make_tables
+from .report import KNOWLEDGE_SID_ARM, TABLE3_KNOWLEDGE_VARIANTS, TABLE3_VARIANTS, TABLE4_VARIANTS, make_tables
 from .train import METRICS, SEGMENTS, TrainConfig, train_and_evaluate
 
 KNOWLEDGE_ARM = "Base+knowledge vectors"
@@ -166,7 +166,7 @@ def _choose_variants(requested: list[str] | None, ctx: AblationContext, store: A
     if requested is not None:
         if set(needs_knowledge) & set(requested) and ctx.knowledge_table is None:
             store.require(ctx.dataset.name, cat.KNOWLEDGE_VECTORS)
-        if "Retrieval+Compression+SID (knowledge)" in requested and ctx.knowledge_feats is None:
+        if KNOWLEDGE_SID_ARM in requested and ctx.knowledge_feats is None:
             store.require(ctx.dataset.name, cat.KNOWLEDGE_SIDS)
         return list(requested)
     variants = TABLE3_VARIANTS + TABLE4_VARIANTS + TABLE3_KNOWLEDGE_VARIANTS
@@ -174,7 +174,7 @@ def _choose_variants(requested: list[str] | None, ctx: AblationContext, store: A
         for v in needs_knowledge:
             ctx.skipped[v] = f"not run: {ctx.knowledge_note}"
     elif ctx.knowledge_feats is None:
-        ctx.skipped["Retrieval+Compression+SID (knowledge)"] = (
+        ctx.skipped[KNOWLEDGE_SID_ARM] = (
             f"not run: no knowledge-vector SIDs (`{cat.KNOWLEDGE_SIDS.producing_command(ctx.dataset.name)}`)")
     return [v for v in variants if v not in ctx.skipped]
 

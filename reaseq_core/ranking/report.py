@@ -19,6 +19,7 @@ TABLE4_VARIANTS = ["Base+title vectors", "Base+knowledge vectors"]
 # Table 3's semantic paths on the paper's MAKR vectors: the semantic GSU (and the SIDs) over knowledge vectors
 # where items have them, title vectors elsewhere
 TABLE3_KNOWLEDGE_VARIANTS = ["Retrieval (knowledge)", "Retrieval+Compression+SID (knowledge)"]
+KNOWLEDGE_SID_ARM = TABLE3_KNOWLEDGE_VARIANTS[1]   # the one that also needs the knowledge-vector SIDs
 
 PAPER_COLUMNS = ["overall_auc", "overall_gauc", "hot_auc", "hot_gauc", "cold_auc", "cold_gauc"]
 # percentage-point gains over Base reported by the paper (Taobao), for side-by-side display
@@ -109,7 +110,7 @@ def make_tables(ctx, runs: pd.DataFrame, seeds: list[int], *, epochs: int, small
         common_dev.append(f"SMALL run: {small_users} users, {epochs} epoch(s) -- a smoke configuration, not a result")
     sid_txt = f"SIDs: {ctx.sid_source}" if ctx.sid_source else "no SIDs"
     k_sids = getattr(ctx, "knowledge_sid_source", None)
-    if k_sids and "Retrieval+Compression+SID (knowledge)" in set(runs["variant"]):
+    if k_sids and KNOWLEDGE_SID_ARM in set(runs["variant"]):
         sid_txt += f"; knowledge-vector SIDs: {k_sids}"
     if ctx.knowledge_coverage and set(TABLE3_KNOWLEDGE_VARIANTS) & set(runs["variant"]):
         sid_txt += f". '(knowledge)' rows: {ctx.knowledge_note}"
