@@ -5,8 +5,9 @@ Delta p_t = p(b_{t+1} | B^{<t+1}) - p(b_{t+1} | B^{<t})).
 Causal self-attention over the item sequence with learnable positions; the output at position j is the
 user's state after b_1..b_j and scores every item by a dot product with the (shared) item embedding.
 Training uses cross-entropy of the next item at every position of the leave-one-out training part, over
-the target plus 2,048 uniformly sampled items shared by the batch (SASRecConfig.n_negatives; 0 gives the
-full 12k-item softmax at ~6x the cost on this CPU).
+the full catalogue (SASRecConfig.n_negatives = 0, the default) or over the target plus n uniformly sampled
+items shared by the batch. On Beauty the number of negatives is what separates this model from the tuned
+reference: 2,048 -> 8,192 -> all items gave test N@10 0.0407 -> 0.0420 -> 0.0425 (docs/results.md).
 
 Positions are counted from the first item of the window (sequences right-padded), so the causal output at
 position j is *exactly* the prediction from the prefix b_1..b_j alone: one forward pass gives both
@@ -36,15 +37,15 @@ class SASRecConfig:
     dropout: float = 0.5
     lr: float = 2e-3
     weight_decay: float = 0.0
-    n_negatives: int = 2048      # shared uniform negatives per batch for the softmax; 0 = full softmax
+    n_negatives: int = 0         # 0 = full softmax over the catalogue; n > 0 = n shared uniform negatives per batch
     batch_size: int = 128
     max_epochs: int = 200
-    eval_every: int = 2
-    patience: int = 4            # evaluations without a better validation NDCG@10 before stopping
+    eval_every: int = 1
+    patience: int = 8            # evaluations without a better validation NDCG@10 before stopping
     time_budget_s: float = 1500.0  # wall-clock cap on training (CPU); the tuned reference needs ~1,000 s
     seed: int = 0
-    threads: int = 1
-
+    threads: int = 2
+    selection_users: int = 0     # users whose validation item selects the epoch; 0 = every user
 
 class SASRec(nn.Module):
     def __init__(self, n_items: int, cfg: SASRecConfig):
@@ -170,9 +171,11 @@ def train_sasrec(seqs: list[np.ndarray], n_items: int, cfg: SASRecConfig | None 
     lengths = np.array([len(s) for s in inp])
     model = SASRec(n_items, cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    # small fixed validation sample for model selection (the full valid/test runs at the end)
-    val_idx = rng.choice(len(seqs), min(len(seqs), 4000), replace=False)
-    val_seqs = [seqs[i] for i in val_idx]
+    # the validation items that select the epoch: every user's, or a fixed sample when selection_users > 0
+    if 0 < cfg.selection_users < len(seqs):
+        val_seqs = [seqs[i] for i in rng.choice(len(seqs), cfg.selection_users, replace=False)]
+    else:
+        val_seqs = seqs
     best, best_state, bad, history = -1.0, None, 0, []
     t0 = time.time()
     epoch = 0
