@@ -19,7 +19,7 @@ import time
 from reaseq_core import catalogue as cat
 from reaseq_core.gbr import report
 from reaseq_core.gbr.pipeline import Context, GBRConfig, user_sequences
-from reaseq_core.gbr.sasrec import SASRecConfig, train_sasrec
+from reaseq_core.gbr.sasrec import SASRecConfig, evaluate, train_sasrec
 from reaseq_core.store import ArtifactStore
 
 
@@ -43,6 +43,9 @@ def main(argv=None) -> None:
     ap.add_argument("--run", action="append", default=[], help="one run: name=value[,name=value...]")
     ap.add_argument("--set", action="append", default=[], help="an override shared by every run")
     ap.add_argument("--out", help="write the rows as JSON here")
+    ap.add_argument("--trace-test", action="store_true",
+                    help="also score the test items after every validation evaluation (diagnostic: how much the "
+                         "test figure moves with the epoch that validation would select; not used for selection)")
     args = ap.parse_args(argv)
     shared = parse_overrides(",".join(args.set))
     runs = [parse_overrides(r) for r in args.run] or [{}]
@@ -54,11 +57,20 @@ def main(argv=None) -> None:
     for over in runs:
         cfg = SASRecConfig(**{**shared, **over})
         t0 = time.time()
-        res = train_sasrec(seqs, len(ctx.item_ids), cfg, log=print)
+        trace = []
+
+        def test_each_epoch(model, row):
+            m = evaluate(model, seqs, "test")
+            trace.append({**row, "test_recall@10": m["recall@10"], "test_ndcg@10": m["ndcg@10"]})
+            print(f"  epoch {row['epoch']}: valid N@10 {row['valid_ndcg@10']:.4f}, test R@10 "
+                  f"{m['recall@10']:.4f} N@10 {m['ndcg@10']:.4f}", flush=True)
+
+        res = train_sasrec(seqs, len(ctx.item_ids), cfg, log=print,
+                           on_evaluation=test_each_epoch if args.trace_test else None)
         t = res.metrics["test"]
         rows.append({"overrides": {**shared, **over}, "epochs": res.epochs, "train_seconds": res.train_seconds,
                      "wall_seconds": round(time.time() - t0, 1), "test": t, "valid": res.metrics["valid"],
-                     "history": res.history})
+                     "history": res.history, "test_trace": trace})
         print(json.dumps({k: rows[-1][k] for k in ("overrides", "epochs", "train_seconds")}), flush=True)
     ref = report.SASREC_REFERENCE
     print(f"\n{args.dataset}, leave-one-out, full ranking over {len(ctx.item_ids)} items, history excluded; "

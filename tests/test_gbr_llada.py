@@ -7,7 +7,7 @@ import torch
 from reaseq_core.gbr.labels import FILL, ITEM, LABELED, PAD, build_corpus
 from reaseq_core.gbr.llada import (LLaDAConfig, TinyLLaDA, dynamic_mask, evaluate_ib, model_inputs,
                                    train_llada)
-from reaseq_core.gbr.sasrec import SASRec, SASRecConfig, _pad, transition_scores
+from reaseq_core.gbr.sasrec import SASRec, SASRecConfig, _pad, train_sasrec, transition_scores
 
 
 def _kinds():
@@ -69,6 +69,28 @@ def test_sasrec_prefix_outputs_equal_separate_prefix_runs():
                 assert sc[0]["p_skip"][j - 1] == pytest.approx(float(lp2[s[j]].exp()), rel=1e-4)
             assert sc[0]["rank_next"][j - 1] == int((lp > lp[s[j]]).sum()) + 1
     assert np.isnan(sc[0]["p_skip"][0]) and len(sc[1]["p_next"]) == 1
+
+
+def test_sasrec_evaluation_hook_sees_every_evaluation_and_changes_nothing():
+    """The diagnostic hook (test figure per epoch in scripts/sasrec_sweep.py --trace-test) is called once
+    per validation evaluation and leaves training and selection as they are."""
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(1, 41, rng.integers(4, 12)) for _ in range(120)]
+    cfg = SASRecConfig(d=16, n_heads=2, max_len=10, batch_size=32, max_epochs=4, eval_every=1, patience=10,
+                       n_negatives=0, threads=1)
+    seen = []
+
+    def hook(model, row):
+        seen.append(row["epoch"])
+        model.eval()
+        with torch.no_grad():
+            model(_pad([np.array([1, 2, 3])], 3))
+
+    plain = train_sasrec(seqs, 40, cfg, show_progress=False, log=lambda *_: None)
+    traced = train_sasrec(seqs, 40, cfg, show_progress=False, log=lambda *_: None, on_evaluation=hook)
+    assert seen == [1, 2, 3, 4]
+    assert [r["valid_ndcg@10"] for r in traced.history] == [r["valid_ndcg@10"] for r in plain.history]
+    assert traced.metrics["test"] == plain.metrics["test"]
 
 
 @pytest.mark.slow

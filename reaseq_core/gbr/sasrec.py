@@ -157,9 +157,12 @@ def evaluate(model: SASRec, seqs: list[np.ndarray], split: str, exclude_history:
 
 
 def train_sasrec(seqs: list[np.ndarray], n_items: int, cfg: SASRecConfig | None = None,
-                 show_progress: bool = True, log=print) -> SASRecResult:
+                 show_progress: bool = True, log=print, on_evaluation=None) -> SASRecResult:
     """Train on the leave-one-out training part of each sequence (all but the last two items), select the
-    epoch by validation NDCG@10, report valid and test metrics (history excluded and not)."""
+    epoch by validation NDCG@10, report valid and test metrics (history excluded and not).
+
+    on_evaluation(model, history_row), when given, is called after each validation evaluation (diagnostics
+    such as the test figure per epoch; it must not feed back into training or selection)."""
     cfg = cfg or SASRecConfig()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -201,6 +204,9 @@ def train_sasrec(seqs: list[np.ndarray], n_items: int, cfg: SASRecConfig | None 
                             "valid_recall@10": m["recall@10"], "seconds": round(time.time() - t0, 1)})
             log(f"sasrec epoch {epoch}: loss {total / steps:.4f}, valid R@10 {m['recall@10']:.4f} "
                 f"N@10 {m['ndcg@10']:.4f} ({time.time() - t0:.0f} s)")
+            if on_evaluation is not None:
+                on_evaluation(model, history[-1])
+                model.train()
             if m["ndcg@10"] > best:
                 best, bad = m["ndcg@10"], 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
