@@ -48,6 +48,7 @@ class SASRecConfig:
     threads: int = 2
     selection_users: int = 0     # users whose validation item selects the epoch; 0 = every user
 
+
 class SASRec(nn.Module):
     def __init__(self, n_items: int, cfg: SASRecConfig):
         super().__init__()
