@@ -6,9 +6,10 @@ Causal self-attention over the item sequence with learnable positions; the outpu
 user's state after b_1..b_j and scores every item by a dot product with the (shared) item embedding.
 Training uses cross-entropy of the next item at every position of the leave-one-out training part, over
 the full catalogue (SASRecConfig.n_negatives = 0, the default) or over the target plus n uniformly sampled
-items shared by the batch. On Beauty the full softmax gave test R@10 0.0706-0.0739 and N@10 0.0408-0.0425
-over two runs, against 0.0704 / 0.0407 with 2,048 negatives: the test figure moves by about 0.003 with the
-epoch that validation selects (docs/results.md).
+items shared by the batch. On Beauty the full softmax gave test R@10 0.0706 and 0.0739 (N@10 0.0408 and
+0.0425) in two runs that differ in batch order and selection sample, against 0.0704 / 0.0407 with 2,048
+negatives; within one run the test figure moves by up to 0.003 over the epochs of the validation plateau
+(docs/results.md).
 
 Positions are counted from the first item of the window (sequences right-padded), so the causal output at
 position j is *exactly* the prediction from the prefix b_1..b_j alone: one forward pass gives both
