@@ -206,9 +206,8 @@ def train_sasrec(seqs: list[np.ndarray], n_items: int, cfg: SASRecConfig | None 
                             "valid_recall@10": m["recall@10"], "seconds": round(time.time() - t0, 1)})
             log(f"sasrec epoch {epoch}: loss {total / steps:.4f}, valid R@10 {m['recall@10']:.4f} "
                 f"N@10 {m['ndcg@10']:.4f} ({time.time() - t0:.0f} s)")
-            if on_evaluation is not None:
+            if on_evaluation is not None:      # the next epoch puts the model back in training mode
                 on_evaluation(model, history[-1])
-                model.train()
             if m["ndcg@10"] > best:
                 best, bad = m["ndcg@10"], 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -109,9 +109,8 @@ def make_tables(ctx, runs: pd.DataFrame, seeds: list[int], *, epochs: int, small
     if small_users is not None:
         common_dev.append(f"SMALL run: {small_users} users, {epochs} epoch(s) -- a smoke configuration, not a result")
     sid_txt = f"SIDs: {ctx.sid_source}" if ctx.sid_source else "no SIDs"
-    k_sids = getattr(ctx, "knowledge_sid_source", None)
-    if k_sids and KNOWLEDGE_SID_ARM in set(runs["variant"]):
-        sid_txt += f"; knowledge-vector SIDs: {k_sids}"
+    if ctx.knowledge_sid_source and KNOWLEDGE_SID_ARM in set(runs["variant"]):
+        sid_txt += f"; knowledge-vector SIDs: {ctx.knowledge_sid_source}"
     if ctx.knowledge_coverage and set(TABLE3_KNOWLEDGE_VARIANTS) & set(runs["variant"]):
         sid_txt += f". '(knowledge)' rows: {ctx.knowledge_note}"
     trained = len(runs) if trained is None else trained
