@@ -48,6 +48,9 @@ timings = {}
 t = time.time()
 sasrec, sas_metrics = pipeline.run_sasrec(ctx)
 timings["sasrec"] = time.time() - t
+for r in sas_metrics["seed_runs"]:   # one model per seed; the best validation NDCG@10 is kept
+    print(f"seed {r['seed']}{' (kept)' if r['selected'] else ''}: valid N@10 {r['valid']['ndcg@10']:.4f}, "
+          f"test R@10 {r['test']['recall@10']:.4f} N@10 {r['test']['ndcg@10']:.4f}")
 print("test  ", {k: round(v, 4) for k, v in sas_metrics["test"].items()})
 print("reference", sas_metrics["reference"])
 

@@ -1,5 +1,7 @@
 """The tiny LLaDA: masking and attention never touch padding; SASRec prefixes are exact; a short real
 training run on a Beauty slice learns far above the in-batch chance level."""
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ import torch
 from reaseq_core.gbr.labels import FILL, ITEM, LABELED, PAD, build_corpus
 from reaseq_core.gbr.llada import (LLaDAConfig, TinyLLaDA, dynamic_mask, evaluate_ib, model_inputs,
                                    train_llada)
-from reaseq_core.gbr.sasrec import SASRec, SASRecConfig, _pad, train_sasrec, transition_scores
+from reaseq_core.gbr.sasrec import SASRec, SASRecConfig, _pad, train_sasrec, train_sasrec_seeds, transition_scores
 
 
 def _kinds():
@@ -91,6 +93,29 @@ def test_sasrec_evaluation_hook_sees_every_evaluation_and_changes_nothing():
     assert seen == [1, 2, 3, 4]
     assert [r["valid_ndcg@10"] for r in traced.history] == [r["valid_ndcg@10"] for r in plain.history]
     assert traced.metrics["test"] == plain.metrics["test"]
+
+
+def test_sasrec_seed_selection_keeps_the_best_validation_seed_and_reports_every_seed():
+    """The stage trains one SASRec per seed and keeps the best validation NDCG@10; the kept model is the
+    same as training that seed alone, and every seed's validation and test figures are reported."""
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(1, 41, rng.integers(4, 12)) for _ in range(120)]
+    cfg = SASRecConfig(d=16, n_heads=2, max_len=10, batch_size=32, max_epochs=3, eval_every=1, patience=10,
+                       n_negatives=0, threads=1)
+    quiet = dict(show_progress=False, log=lambda *_: None)
+    alone = {s: train_sasrec(seqs, 40, SASRecConfig(**{**asdict(cfg), "seed": s}), **quiet) for s in (0, 1, 2)}
+    kept, runs = train_sasrec_seeds(seqs, 40, cfg, (0, 1, 2), **quiet)
+    valid = {s: r.metrics["valid"]["ndcg@10"] for s, r in alone.items()}
+    best = max(valid, key=lambda s: (valid[s], -s))
+    assert len(set(valid.values())) > 1                       # the seeds differ, so the choice matters
+    assert [r["seed"] for r in runs] == [0, 1, 2]
+    assert [r["selected"] for r in runs] == [s == best for s in (0, 1, 2)]
+    assert kept.model.cfg.seed == best
+    assert kept.metrics["test"] == alone[best].metrics["test"]
+    for r in runs:
+        assert r["valid"] == alone[r["seed"]].metrics["valid"] and r["test"] == alone[r["seed"]].metrics["test"]
+    with pytest.raises(ValueError, match="at least one seed"):
+        train_sasrec_seeds(seqs, 40, cfg, (), **quiet)
 
 
 @pytest.mark.slow

@@ -137,6 +137,11 @@ def sasrec_protocol(n_items: int) -> str:
             "(RecBole convention), 'test_history_included' ranks against every item")
 
 
+SASREC_SEED_SELECTION = ("one model per seed of GBRConfig.sasrec_seeds; the one with the best validation "
+                         "NDCG@10 over every user is kept (test items play no part); seed_runs lists every "
+                         "seed's validation and test figures")
+
+
 FILL_RATIO_DEFINITION = "P_U fills / (observed items + P_U fills) over all GBR sequences"
 FILTER_MODEL = ("SASRec (rank of b_{t+1} over all items given b_1..b_t); Swing counts reported as "
                 "after_model_swing (items never co-occurring with b_t get the worst rank)")

@@ -11,6 +11,8 @@ def status(store: ArtifactStore, dataset: str) -> dict | None:
         m = store.read(dataset, cat.SASREC_METRICS)
         out["sasrec_test"] = {k: round(v, 4) for k, v in m["test"].items()}
         out["sasrec_reference"] = {k: v for k, v in m["reference"].items() if k != "source"}
+        if m.get("seed_runs"):   # the kept seed among those trained (best validation NDCG@10)
+            out["sasrec_seed"] = {"kept": m["config"]["seed"], "trained": [r["seed"] for r in m["seed_runs"]]}
     if store.exists(dataset, cat.LOCATION_SUMMARY):
         s = store.read(dataset, cat.LOCATION_SUMMARY)
         out["fill_ratio"] = {v: round(x["fill_ratio"], 4) for v, x in s["variants"].items()}
