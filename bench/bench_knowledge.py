@@ -4,6 +4,8 @@ new one, on the same items in one run, with the tokens per item, and what each l
     json, 1 sequence      the shipped path: one JSON object per item, schema grammar (grammar_fast_path.py)
     lines, 1 sequence     lever 1: the line format (knowledge/lines.py), labels and separators inserted
     lines, K sequences    lever 1 + lever 2: K items decoded together in one llama.cpp batch (llm/slots.py)
+    ..., own KV           the same with one KV buffer per sequence (`--kv own|both`): each token attends over
+                          its own sequence only, not over the used range of all of them
 
 Every arm runs on the same N items of one subcategory, after one untimed item that puts the shared prompt
 prefix in the KV cache (as a build does). Items/hour = N / wall time of the arm. Also the backend's raw decode
@@ -11,7 +13,7 @@ rate before and after (the machine's speed drifts; the arms are compared with ea
 cache-hit replay rate and the throughput recorded in the dataset's call log by `reaseq knowledge build`.
 `--grammar-arms` adds llama-cpp-python's stock grammar chain and prompt-only JSON (no grammar).
 
-    python bench/bench_knowledge.py --dataset beauty --items 8 [--slots 4] [--n-threads 2]
+    python bench/bench_knowledge.py --dataset beauty --items 8 [--slots 4] [--kv both] [--n-threads 2]
 
 Needs the Layer 1-2 taxonomy of the items' category (run `reaseq knowledge build` first). Live calls go to a
 throw-away store's call log, so the shipped one is not touched. Speeds are printed and stored as the catalogue
@@ -114,14 +116,15 @@ def bench_items(ds, taxonomy: dict, category: str, n: int):
 
 
 def layer3_arm(backend: EmbeddedBackend, ds, category: str, sub: str, dims, items: list[dict], output: str,
-               slots: int = 1) -> dict:
-    """Layer 3 on items[1:] (items[0] untimed: it reads the shared prefix), `slots` items in flight."""
+               slots: int = 1, kv_unified: bool = True) -> dict:
+    """Layer 3 on items[1:] (items[0] untimed: it reads the shared prefix), `slots` items in flight;
+    kv_unified=False gives each sequence its own KV buffer (attention over its own tokens only)."""
     templates = {"item_knowledge": load_variant("item_knowledge", output)}
     ctx = agents.AgentContext(backend, call_cache(ArtifactStore(tempfile.mkdtemp()), ds.name), max_attempts=3,
                               templates=templates, layer3_output=output,
                               reject_unfinished_text=output == "lines")     # as `knowledge build` does
     if output == "lines":
-        backend._engine = SlotEngine(backend.llm, n_slots=slots, n_threads=backend.n_threads)
+        backend._engine = SlotEngine(backend.llm, n_slots=slots, n_threads=backend.n_threads, kv_unified=kv_unified)
     fnames = inputs.field_names(ds.items)
     run = lambda it: agents.item_knowledge_agent(ctx, it, f"{category} > {sub}", dims[0], dims[1], fnames)  # noqa: E731
     run(items[0])
@@ -134,7 +137,8 @@ def layer3_arm(backend: EmbeddedBackend, ds, category: str, sub: str, dims, item
     wall = time.perf_counter() - t0
     calls = [r for r in read_call_log(ctx.cache.path) if r.get("subject") in {str(i["item_id"]) for i in items[1:]}]
     per_item = lambda key: sum(int(c.get(key) or 0) for c in calls) / len(rows)  # noqa: E731
-    out = {"arm": f"{output}, {slots} sequence{'s' if slots > 1 else ''}", "items": len(rows),
+    kv = "" if kv_unified or output != "lines" else ", own KV"
+    out = {"arm": f"{output}, {slots} sequence{'s' if slots > 1 else ''}{kv}", "items": len(rows),
            "ok": sum(r["status"] == "ok" for r in rows), "first_attempt_ok": sum(r["attempts"] == 1 and r["status"] == "ok"
                                                                                  for r in rows),
            "calls": len(calls), "wall_s": wall, "items_per_hour": 3600 * len(rows) / wall,
@@ -178,6 +182,8 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=8)
     ap.add_argument("--slots", default="4", help="parallel sequences of the last arm(s), comma-separated (e.g. 4,6)")
     ap.add_argument("--n-threads", type=int, default=2)
+    ap.add_argument("--kv", default="unified", help="KV layout of the parallel arms: unified, own or both "
+                    "(own: each sequence attends over its own KV buffer only)")
     ap.add_argument("--grammar-arms", action="store_true",
                     help="also the stock grammar chain and prompt-only JSON arms (sequential, JSON)")
     ap.add_argument("--log-only", action="store_true", help="only summarise the call log (no model run)")
@@ -196,8 +202,10 @@ def main() -> None:
         sub, dims, items = bench_items(ds, taxonomy, args.category, args.items)
         arms.append(layer3_arm(b, ds, args.category, sub, dims, items, "json"))
         arms.append(layer3_arm(b, ds, args.category, sub, dims, items, "lines", 1))
+        layouts = {"unified": (True,), "own": (False,), "both": (True, False)}[args.kv]
         for k in (int(x) for x in str(args.slots).split(",") if x.strip()):
-            arms.append(layer3_arm(b, ds, args.category, sub, dims, items, "lines", k))
+            for unified in layouts:
+                arms.append(layer3_arm(b, ds, args.category, sub, dims, items, "lines", k, kv_unified=unified))
         result["arms"] = arms
         if args.grammar_arms:
             result["stock_grammar_chain_prefix_reuse"] = knowledge_rate(b, ds, taxonomy, args.category,
@@ -230,11 +238,11 @@ def main() -> None:
     if arms:
         print(f"Layer 3 on the same {arms[0]['items']} items ({args.category} > {arms[0]['subcategory']}), "
               f"{args.n_threads} threads; items/hour = items / wall time of the arm")
-        print(f"{'arm':<22} {'items/h':>8} {'x today':>8} {'ok':>5} {'1st ok':>6} {'prompt tok':>10} "
+        print(f"{'arm':<28} {'items/h':>8} {'x today':>8} {'ok':>5} {'1st ok':>6} {'prompt tok':>10} "
               f"{'answer tok':>10} {'sampled':>8} {'inserted':>8} {'reused':>7}")
         for a in arms:
             f = lambda k: f"{a[k]:.0f}" if k in a else "-"  # noqa: E731
-            print(f"{a['arm']:<22} {a['items_per_hour']:>8.1f} {a['items_per_hour'] / base:>8.2f} "
+            print(f"{a['arm']:<28} {a['items_per_hour']:>8.1f} {a['items_per_hour'] / base:>8.2f} "
                   f"{a['ok']:>2}/{a['items']:<2} {a['first_attempt_ok']:>6} {a['prompt_tokens_per_item']:>10.0f} "
                   f"{a['completion_tokens_per_item']:>10.0f} {f('sampled_tokens_per_item'):>8} "
                   f"{f('inserted_tokens_per_item'):>8} {f('prompt_tokens_reused_per_item'):>7}")

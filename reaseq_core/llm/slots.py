@@ -145,15 +145,20 @@ class SlotEngine:
     """Decodes `Request`s in parallel on one llama.cpp context. `llm` is a llama_cpp.Llama (its model,
     vocabulary and chat template are used; its own context is not)."""
 
-    def __init__(self, llm, n_slots: int = 4, n_threads: int = 2, ctx_per_slot: int = 2048, chunk: int = 128):
+    def __init__(self, llm, n_slots: int = 4, n_threads: int = 2, ctx_per_slot: int = 2048, chunk: int = 128,
+                 kv_unified: bool = True):
         import llama_cpp
         self.lib, self.llm, self.n_slots, self.chunk = llama_cpp, llm, n_slots, chunk
+        self.kv_unified = kv_unified
         p = llama_cpp.llama_context_default_params()
         p.n_ctx = n_slots * ctx_per_slot
         p.n_batch = p.n_ubatch = max(512, chunk + n_slots)
         p.n_seq_max = n_slots
         p.n_threads = p.n_threads_batch = n_threads
-        p.kv_unified = True
+        # unified: one KV buffer, every sequence attends over the used range of all of them (masked), and a
+        # prefix is shared by reference; per-sequence: each attends over its own buffer only, and a prefix
+        # from another sequence is a copy of that sequence's whole buffer (llama.cpp copies streams whole)
+        p.kv_unified = kv_unified
         p.no_perf = True
         self.ctx = llama_cpp.llama_init_from_model(llm._model.model, p)
         if not self.ctx:
@@ -236,9 +241,13 @@ class SlotEngine:
             best = min(best, len(req.prompt) - 1)
             if src == s:
                 self.lib.llama_memory_seq_rm(self.mem, s, best, -1)
-            else:
+            elif self.kv_unified:
                 self.lib.llama_memory_seq_rm(self.mem, s, -1, -1)
                 self.lib.llama_memory_seq_cp(self.mem, src, s, 0, best)
+            else:                           # streams are copied whole, then cut back to the shared prefix
+                self.lib.llama_memory_seq_rm(self.mem, s, -1, -1)
+                self.lib.llama_memory_seq_cp(self.mem, src, s, -1, -1)
+                self.lib.llama_memory_seq_rm(self.mem, s, best, -1)
             self.cached[s] = list(req.prompt[:best])
             req.reused = best
             req.pending = list(req.prompt[best:])
