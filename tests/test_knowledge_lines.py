@@ -95,13 +95,17 @@ def test_top_items_selection_spans_categories_and_taxonomy_only_builds_no_items(
 
 
 @pytest.mark.llm
-def test_slot_engine_decodes_items_together_in_the_line_format(beauty, tmp_path):
+@pytest.mark.parametrize("kv_unified", [True, False], ids=["shared-kv", "kv-per-sequence"])
+def test_slot_engine_decodes_items_together_in_the_line_format(beauty, tmp_path, kv_unified):
     from concurrent.futures import ThreadPoolExecutor
 
     from reaseq_core.knowledge import inputs
     from reaseq_core.knowledge.templates import load_variant
     from reaseq_core.llm.embedded import EmbeddedBackend
+    from reaseq_core.llm.slots import SlotEngine
     backend = EmbeddedBackend(slots=2)
+    # a KV buffer per sequence copies a prefix held by another sequence whole (bench_knowledge --kv own)
+    backend._engine = SlotEngine(backend.llm, n_slots=2, n_threads=backend.n_threads, kv_unified=kv_unified)
     ctx = agents.AgentContext(backend, call_cache(ArtifactStore(tmp_path), "beauty"), max_attempts=2,
                               templates={"item_knowledge": load_variant("item_knowledge", "lines")},
                               layer3_output="lines", reject_unfinished_text=True)
