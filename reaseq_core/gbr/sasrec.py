@@ -240,13 +240,11 @@ def train_sasrec_seeds(seqs: list[np.ndarray], n_items: int, cfg: SASRecConfig, 
         runs.append({"seed": int(seed), "valid": res.metrics["valid"], "test": res.metrics["test"],
                      "epochs": res.epochs, "train_seconds": res.train_seconds,
                      "best_epoch": max(res.history, key=lambda h: h["valid_ndcg@10"])["epoch"] if res.history else None})
-        if best is None or res.metrics["valid"]["ndcg@10"] > best[1].metrics["valid"]["ndcg@10"]:
-            best = (int(seed), res)
-        else:
-            del res
+        if best is None or res.metrics["valid"]["ndcg@10"] > best.metrics["valid"]["ndcg@10"]:
+            best = res
     for r in runs:
-        r["selected"] = r["seed"] == best[0]
-    return best[1], runs
+        r["selected"] = r["seed"] == best.model.cfg.seed
+    return best, runs
 
 
 @torch.no_grad()
