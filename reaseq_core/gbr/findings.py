@@ -40,6 +40,9 @@ STEPS = [
     ("+ cosine term", "InfoNCE + 1 x (1 - cos) on the positive", {"cos_weight": 1.0}),
     ("+ context head", "output = attention over the visible items' vectors (starts as the context mean)",
      {"head": "context"}),
+    ("+ context head, every item maskable, masked-token normaliser",
+     "the context head with both changes above (Table 5's configuration in the run of 67c055a)",
+     {"head": "context", "mask_scope": "all", "normaliser": "masked"}),
     ("Table 5 configuration", "the configuration GBRConfig.llada uses for Table 5", None),
 ]
 

@@ -185,6 +185,9 @@ def _design(llada) -> str:
         parts.append("the output adds the mean of the visible item vectors (context-mean residual)")
     if llada.head == "catalogue":
         parts.append("the output head attends over every real item's vector (a convex combination of real items)")
+    if llada.head == "context":
+        parts.append("the output head attends over the sequence's visible items' vectors (a convex combination "
+                     "of context items that starts as the context mean), instead of the paper's linear map")
     if llada.id_embedding:
         parts.append("a trainable item-id embedding is added to the frozen content vector at the input")
     if llada.cos_weight:
