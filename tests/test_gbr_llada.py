@@ -222,3 +222,27 @@ def test_strip_fills_keeps_items_in_order():
     bare = strip_fills(Corpus(np.array(["a", "b"]), tokens, kinds, np.full(kinds.shape, -1, np.int32)))
     assert bare.tokens.tolist() == [[4, 5], [6, 7]]
     assert bare.kinds.tolist() == [[ITEM, LABELED], [ITEM, ITEM]]
+
+
+def test_weight_average_follows_the_ema_formula_and_swaps_back():
+    from reaseq_core.gbr.llada import WeightAverage
+    model = _toy_model("context")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    avg = WeightAverage(model, 0.75)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    avg.update(model)
+    after = {k: v.clone() for k, v in model.state_dict().items()}
+    changed = [k for k in avg.avg if not torch.equal(before[k], after[k])]
+    assert changed, "the toy model has trainable weights"
+    for k in changed:
+        assert torch.allclose(avg.avg[k], 0.75 * before[k] + 0.25 * after[k], atol=1e-6)
+    raw = avg.swap_in(model)
+    for k in changed:
+        assert torch.allclose(model.state_dict()[k], avg.avg[k])
+        assert torch.equal(raw[k], after[k])
+    model.load_state_dict(raw)
+    assert all(torch.equal(model.state_dict()[k], after[k]) for k in after)
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(model, 1.0)

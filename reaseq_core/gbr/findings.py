@@ -3,8 +3,8 @@
 Every step trains GBR-C-0 (CD location, InfoNCE-cos) on the same users with seed 0 and scores it on the same
 held-out batches and negatives as Table 5 (every P_L position masked, K = batch size - 1). The first row is
 the model as first shipped (the paper's reading, 3 epochs); "converged" trains the same model with early
-stopping; every later row changes ONE piece of that converged model; the last row is the configuration
-Table 5 uses. The references (context mean, previous item, most popular item) are scored on the same
+stopping; every later row changes ONE piece of that converged model; then the configuration Table 5 uses,
+and levers tried on top of it (AFTER_TABLE5). The references (context mean, previous item, most popular item) are scored on the same
 batches. Output: the result table cat.GBR_FINDINGS.
 """
 from __future__ import annotations
@@ -45,9 +45,14 @@ STEPS = [
      {"head": "context", "mask_scope": "all", "normaliser": "masked"}),
     ("Table 5 configuration", "the configuration GBRConfig.llada uses for Table 5", None),
 ]
+# (step, what changes, overrides on top of the Table 5 configuration): levers tried after it
+AFTER_TABLE5 = [
+    ("Table 5 configuration + weight averaging", "the weights are an exponential moving average (decay 0.99 per "
+     "step); validation and the kept model use the average", {"ema": 0.99}),
+]
 
 
-def run_findings(ctx, steps=STEPS, log=print) -> ResultTable:
+def run_findings(ctx, steps=STEPS, after=AFTER_TABLE5, log=print) -> ResultTable:
     """ctx: a pipeline.Context. Trains one model per step (seed 0) and writes cat.GBR_FINDINGS."""
     from .pipeline import MODELS, REFERENCE_NAMES, _gbr_only, _sequences_for_gbr, _split_users
     cfg = ctx.cfg
@@ -70,15 +75,24 @@ def run_findings(ctx, steps=STEPS, log=print) -> ResultTable:
         rows.append(_row(label, "untrained reference", ev, {}))
     base = {**cfg.llada.as_dict(), "seed": 0, "loss": "infonce", "train_negatives": "one_per_sequence",
             "id_embedding": False, "cos_weight": 0.0, "mask_rate": 0.0}
-    for step, what, over in steps:
-        conf = cfg.llada.as_dict() if over is None else {**base, **CONVERGED, **over}
+    table5 = cfg.llada.as_dict()
+    plan = [(step, what, table5 if over is None else {**base, **CONVERGED, **over}) for step, what, over in steps]
+    plan += [(step, what, {**table5, **over}) for step, what, over in after]
+    done = {}      # a configuration met again (e.g. Table 5's = an earlier step) is not trained twice
+    for step, what, conf in plan:
         lcfg = LLaDAConfig(**{**conf, "seed": 0, "loss": "infonce", "threads": 1})
         lcfg.max_len = max(lcfg.max_len, corpus.tokens.shape[1])
+        key = repr(sorted(lcfg.as_dict().items()))
+        if key in done:
+            rows.append({**done[key], "step": step, "change": f"{what} (= the row '{done[key]['step']}')"})
+            log(f"findings {step}: the same configuration as '{done[key]['step']}'")
+            continue
         t0 = time.time()
         model, rec = train_llada(corpus.subset(train_idx), ctx.item_vectors, lcfg, show_progress=False,
                                  log=lambda *_: None)
         ev = score(model)
         rows.append(_row(step, what, ev, rec, seconds=time.time() - t0))
+        done[key] = rows[-1]
         log(f"findings {step}: IB-ACC[MASK] {100 * ev['acc_mask']:.2f}% IB-PPL[MASK] {ev['ppl_mask']:.1f} "
             f"fill nearest cos {ev['nearest_fill'].get('p50', float('nan')):.3f} "
             f"({rec['epochs_run']} epochs, best {rec['best_epoch']}, {time.time() - t0:.0f} s)")
@@ -91,7 +105,8 @@ def run_findings(ctx, steps=STEPS, log=print) -> ResultTable:
         protocol=("Table 5 protocol on the CD variant: every P_L position of the held-out sequences masked, K = "
                   f"{bs - 1} in-batch negatives, cosine / {cfg.llada.temperature}; one seed (0) per step, so "
                   "differences of about 1 point are within run-to-run spread (Table 5 gives 3 seeds). Each "
-                  "'+' row changes one piece of the 'converged' model; the last row is Table 5's configuration."),
+                  "'+' row changes one piece of the 'converged' model; then Table 5's configuration, and levers "
+                  "tried on top of it."),
         seeds=[0], deviations=report.table5_deviations(cfg, ctx.item_vectors.shape[1]), columns=cols, rows=rows,
         notes="nearest_item_cos_fill: median cosine between a [FILL] prediction and its nearest real item; "
               "nearest_item_cos_truth: the same for the real items behind the [MASK]s (nearest other item).")

@@ -64,6 +64,8 @@ class LLaDAConfig:
     train_negatives: str = "one_per_sequence"   # or "all_tokens": every item token of the other sequences
     mask_rate: float = 0.0          # 0: t ~ U(0, 1] per sequence (LLaDA); > 0: a fixed rate (BERT4Rec-style)
     cos_weight: float = 0.0         # InfoNCE + cos_weight * mean(1 - cos(h, y+)): keeps the direction near y+
+    ema: float = 0.0                # > 0: exponential moving average of the weights with this decay per step;
+                                    # validation, early stopping and the kept model use the averaged weights
     head: str = "linear"            # "linear": W h; "catalogue": softmax attention over every real item's
                                     # vector; "context": softmax attention over the sequence's visible items'
                                     # vectors (both are convex combinations of real items: they stay in the
@@ -298,6 +300,7 @@ def train_llada(train: Corpus, item_vectors: np.ndarray, cfg: LLaDAConfig, show_
     bar = tqdm(total=total, desc=f"llada {cfg.loss} seed {cfg.seed}", disable=not show_progress, mininterval=5)
     lengths = (train.kinds[keep] != PAD).sum(1)
     stopped = "max_epochs"
+    ema = WeightAverage(model, cfg.ema) if cfg.ema > 0 else None
     for epoch in range(cfg.epochs):
         # batches of similar length (padding to the longest costs little), in random order
         order = keep[np.lexsort((rng.random(len(keep)), lengths))]
@@ -318,11 +321,14 @@ def train_llada(train: Corpus, item_vectors: np.ndarray, cfg: LLaDAConfig, show_
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update(model)
             losses.append(float(loss.detach()))
             step += 1
             bar.update(1)
         point = {"epoch": epoch + 1, "train_loss": float(np.mean(losses[-steps_per_epoch:])),
                  "seconds": round(time.time() - t0, 1)}
+        raw = ema.swap_in(model) if ema is not None else None      # score (and keep) the averaged weights
         if val is not None:
             ev = evaluate_ib(model, val, cfg.batch_size, seed=4321)
             point.update({"val_acc_mask": ev["acc_mask"], "val_ppl_mask": ev["ppl_mask"],
@@ -332,6 +338,10 @@ def train_llada(train: Corpus, item_vectors: np.ndarray, cfg: LLaDAConfig, show_
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 since_best += 1
+        if raw is not None:
+            if val is None:     # no validation: the model kept is the average after the last epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(raw)
         curve.append(point)
         log(f"llada {cfg.loss} seed {cfg.seed} epoch {epoch + 1}: loss {point['train_loss']:.4f}"
             + (f", val IB-ACC[MASK] {point['val_acc_mask']:.4f}" if val is not None else ""))
@@ -352,6 +362,29 @@ def train_llada(train: Corpus, item_vectors: np.ndarray, cfg: LLaDAConfig, show_
               "final_loss": float(np.mean(losses[-max(1, steps_per_epoch):])), "train_sequences": int(len(keep)),
               "epochs_run": len(curve), "best_epoch": best_epoch, "stopped": stopped, "curve": curve}
     return model, record
+
+
+class WeightAverage:
+    """Exponential moving average of a model's floating-point weights (Polyak averaging): after every
+    optimiser step avg = decay * avg + (1 - decay) * weights."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.avg = {k: v.detach().clone() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if k in self.avg:
+                self.avg[k].mul_(self.decay).add_(v, alpha=1.0 - self.decay)
+
+    def swap_in(self, model: nn.Module) -> dict:
+        """Load the averaged weights into the model; returns the raw weights to load back."""
+        raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict({**raw, **self.avg})
+        return raw
 
 
 REFERENCES = ("context_mean", "previous_item", "popular_item")
