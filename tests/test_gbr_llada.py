@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reaseq_core.gbr.labels import FILL, ITEM, LABELED, PAD, build_corpus
+from reaseq_core.gbr.labels import FILL, ITEM, LABELED, PAD, Corpus, build_corpus
 from reaseq_core.gbr.llada import (LLaDAConfig, TinyLLaDA, dynamic_mask, evaluate_ib, model_inputs,
                                    train_llada)
 from reaseq_core.gbr.sasrec import SASRec, SASRecConfig, _pad, train_sasrec, train_sasrec_seeds, transition_scores
@@ -198,7 +198,6 @@ def test_previous_item_reference_takes_the_closest_visible_item_before():
 def test_prefix_fills_see_only_their_prefix():
     """Table 6 without the leak: a fill inferred for the prefix of c items equals the model run on that prefix
     alone, and a fill after the c-th item is not part of that prefix."""
-    from reaseq_core.gbr.labels import Corpus
     from reaseq_core.gbr.llada import infer_prefix_fills
     model = _toy_model()
     kinds = np.array([[ITEM, FILL, ITEM, ITEM, FILL, ITEM, PAD]], dtype=np.int8)
@@ -216,7 +215,7 @@ def test_prefix_fills_see_only_their_prefix():
 
 
 def test_strip_fills_keeps_items_in_order():
-    from reaseq_core.gbr.labels import Corpus, strip_fills
+    from reaseq_core.gbr.labels import strip_fills
     kinds = np.array([[ITEM, FILL, LABELED, PAD], [FILL, ITEM, ITEM, FILL]], dtype=np.int8)
     tokens = np.array([[4, 0, 5, 0], [0, 6, 7, 0]])
     bare = strip_fills(Corpus(np.array(["a", "b"]), tokens, kinds, np.full(kinds.shape, -1, np.int32)))
@@ -246,3 +245,34 @@ def test_weight_average_follows_the_ema_formula_and_swaps_back():
     assert all(torch.equal(model.state_dict()[k], after[k]) for k in after)
     with pytest.raises(ValueError, match="decay"):
         WeightAverage(model, 1.0)
+
+
+def _toy_corpus(n=64, s=6, items=10, seed=0):
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(1, items + 1, size=(n, s))
+    kinds = np.full((n, s), ITEM)
+    kinds[:, 2] = LABELED
+    kinds[:, 4] = LABELED
+    return Corpus(np.array([f"u{i}" for i in range(n)]), tokens, kinds, np.full(kinds.shape, -1, np.int32))
+
+
+def test_training_with_weight_averaging_keeps_the_average():
+    """A decay near 0 averages nothing (the kept model is the trained one); a decay near 1 keeps the
+    average, which after a few steps is still almost the initial weights."""
+    vecs = np.random.default_rng(0).normal(size=(10, 16)).astype(np.float32)
+    base = dict(d_model=32, n_heads=4, n_layers=2, dropout=0.0, batch_size=16, epochs=1, lr=1e-2, seed=3,
+                head="context")
+    plain, _ = train_llada(_toy_corpus(), vecs, LLaDAConfig(**base), show_progress=False, log=lambda *_: None)
+    none, _ = train_llada(_toy_corpus(), vecs, LLaDAConfig(**base, ema=1e-9), show_progress=False,
+                          log=lambda *_: None)
+    slow, _ = train_llada(_toy_corpus(), vecs, LLaDAConfig(**base, ema=0.999), show_progress=False,
+                          log=lambda *_: None)
+    torch.manual_seed(3)
+    init = TinyLLaDA(vecs, LLaDAConfig(**base)).state_dict()
+    p, n, w = plain.state_dict(), none.state_dict(), slow.state_dict()
+    moved = [k for k in p if p[k].dtype.is_floating_point and not torch.allclose(p[k], init[k], atol=1e-4)]
+    assert moved, "training changed the weights"
+    for k in moved:
+        assert torch.allclose(n[k], p[k], atol=1e-5)
+        # the slow average moved at most ~1 - 0.999^4 of the way from the initial weights
+        assert (w[k] - init[k]).abs().max() <= 0.01 * (p[k] - init[k]).abs().max() + 1e-6
