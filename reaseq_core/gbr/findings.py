@@ -4,8 +4,8 @@ Every step trains GBR-C-0 (CD location, InfoNCE-cos) on the same users with seed
 held-out batches and negatives as Table 5 (every P_L position masked, K = batch size - 1). The first row is
 the model as first shipped (the paper's reading, 3 epochs); "converged" trains the same model with early
 stopping; every later row changes ONE piece of that converged model; then the configuration Table 5 uses,
-and levers tried on top of it (AFTER_TABLE5). The references (context mean, previous item, most popular item) are scored on the same
-batches. Output: the result table cat.GBR_FINDINGS.
+and levers tried on top of it (AFTER_TABLE5). The references (context mean, previous item, most popular
+item) are scored on the same batches. Output: the result table cat.GBR_FINDINGS.
 """
 from __future__ import annotations
 

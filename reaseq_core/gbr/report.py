@@ -188,6 +188,8 @@ def _design(llada) -> str:
     if llada.head == "context":
         parts.append("the output head attends over the sequence's visible items' vectors (a convex combination "
                      "of context items that starts as the context mean), instead of the paper's linear map")
+    if llada.ema:
+        parts.append(f"the weights are an exponential moving average (decay {llada.ema:g} per step)")
     if llada.id_embedding:
         parts.append("a trainable item-id embedding is added to the frozen content vector at the input")
     if llada.cos_weight:
