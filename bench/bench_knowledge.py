@@ -37,7 +37,6 @@ from reaseq_core.knowledge.pipeline import call_cache
 from reaseq_core.llm.cache import CallCache, read_call_log
 from reaseq_core.knowledge.templates import load_variant
 from reaseq_core.llm.embedded import EmbeddedBackend
-from reaseq_core.llm.slots import SlotEngine
 from reaseq_core.store import ArtifactStore
 
 
@@ -124,7 +123,7 @@ def layer3_arm(backend: EmbeddedBackend, ds, category: str, sub: str, dims, item
                               templates=templates, layer3_output=output,
                               reject_unfinished_text=output == "lines")     # as `knowledge build` does
     if output == "lines":
-        backend._engine = SlotEngine(backend.llm, n_slots=slots, n_threads=backend.n_threads, kv_unified=kv_unified)
+        backend.configure_slots(slots, kv_unified)
     fnames = inputs.field_names(ds.items)
     run = lambda it: agents.item_knowledge_agent(ctx, it, f"{category} > {sub}", dims[0], dims[1], fnames)  # noqa: E731
     run(items[0])
@@ -145,7 +144,7 @@ def layer3_arm(backend: EmbeddedBackend, ds, category: str, sub: str, dims, item
            "prompt_tokens_per_item": per_item("prompt_tokens"), "completion_tokens_per_item": per_item("completion_tokens"),
            "subcategory": sub}
     if output == "lines":
-        e = backend._engine
+        e = backend.engine()
         out.update(sampled_tokens_per_item=per_item("sampled_tokens"), inserted_tokens_per_item=per_item("forced_tokens"),
                    prompt_tokens_reused_per_item=per_item("prompt_tokens_reused"),
                    engine_decode_s=e.decode_s, engine_sample_s=e.sample_s, engine_steps=e.steps)

@@ -102,10 +102,8 @@ def test_slot_engine_decodes_items_together_in_the_line_format(beauty, tmp_path,
     from reaseq_core.knowledge import inputs
     from reaseq_core.knowledge.templates import load_variant
     from reaseq_core.llm.embedded import EmbeddedBackend
-    from reaseq_core.llm.slots import SlotEngine
-    backend = EmbeddedBackend(slots=2)
     # a KV buffer per sequence copies a prefix held by another sequence whole (bench_knowledge --kv own)
-    backend._engine = SlotEngine(backend.llm, n_slots=2, n_threads=backend.n_threads, kv_unified=kv_unified)
+    backend = EmbeddedBackend(slots=2, kv_unified=kv_unified)
     ctx = agents.AgentContext(backend, call_cache(ArtifactStore(tmp_path), "beauty"), max_attempts=2,
                               templates={"item_knowledge": load_variant("item_knowledge", "lines")},
                               layer3_output="lines", reject_unfinished_text=True)

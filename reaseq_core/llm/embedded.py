@@ -107,7 +107,7 @@ class EmbeddedBackend:
     supports_text_format = True     # line-format answers go through the slot engine (slots.py)
 
     def __init__(self, model_path: str | os.PathLike | None = None, n_threads: int | None = None, n_ctx: int = 4096,
-                 n_batch: int = 256, verbose: bool = False, slots: int = 1):
+                 n_batch: int = 256, verbose: bool = False, slots: int = 1, kv_unified: bool = True):
         self._model_path = Path(model_path) if model_path else None
         # 2 threads on a quiet 2-core machine; on an oversubscribed one a single thread is several times faster
         # (llama.cpp's threads wait for each other at every layer), hence $REASEQ_LLM_THREADS.
@@ -119,8 +119,10 @@ class EmbeddedBackend:
         self._llm = None
         # text-format calls (Layer 3's line format) are decoded by the slot engine, `slots` sequences in
         # parallel; the pipeline then keeps that many items in flight. JSON calls take one at a time.
+        # kv_unified=False: one KV buffer per sequence instead of one shared by all (slots.SlotEngine)
         self.slots = max(1, int(slots))
         self.max_concurrency = self.slots
+        self.kv_unified = kv_unified
         self._engine = None
         self._lock = threading.Lock()
 
@@ -150,8 +152,17 @@ class EmbeddedBackend:
         with self._lock:
             if self._engine is None:
                 from .slots import SlotEngine
-                self._engine = SlotEngine(self.llm, n_slots=self.slots, n_threads=self.n_threads)
+                self._engine = SlotEngine(self.llm, n_slots=self.slots, n_threads=self.n_threads,
+                                          kv_unified=self.kv_unified)
             return self._engine
+
+    def configure_slots(self, slots: int, kv_unified: bool = True) -> None:
+        """From the next text-format call on, decode in `slots` parallel sequences with this KV layout (a
+        fresh slot engine, its counters at zero; the loaded model is kept)."""
+        with self._lock:
+            self.slots = self.max_concurrency = max(1, int(slots))
+            self.kv_unified = kv_unified
+            self._engine = None
 
     def complete(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0,
                  seed: int | None = None, json_schema: dict | None = None, constraint=None,
