@@ -59,6 +59,33 @@ def test_label_rules_per_perspective():
         assert schemas.label_problem(ok, [], "demand") is None, ok
 
 
+@pytest.mark.parametrize("label, perspective", [
+    ("Long Workhours", "demand"), ("Postural Support", "demand"), ("Home Office", "demand"),
+    ("Long-Working Environment", "demand"), ("Posturality", "demand"), ("Home-Officer", "demand"),
+    ("Seating Comfort", "attribute"), ("Armrests", "attribute")])
+def test_near_copies_of_the_prompt_examples_are_refused(label, perspective):
+    # the office-chair examples of the Layer-1 prompts, copied with another word form (Fragrance and Bath & Body)
+    why = schemas.label_problem(label, [], perspective)
+    assert why is not None and why.startswith("prompt example"), why
+
+
+def test_prompt_words_and_category_words_are_refused():
+    for label in ("Product Aspect", "Attributes List", "Motivations"):
+        why = schemas.label_problem(label, [], "attribute")
+        assert why is not None and why.split(":")[0] in ("prompt word", "placeholder"), (label, why)
+    assert schemas.label_problem("Product Aspect", [], "attribute").startswith("prompt word")
+    assert schemas.demand_name_words("Bath & Body") == {"bath", "body"}
+    assert schemas.demand_name_words("Tools & Accessories") == {"tool", "accessory"}
+    words = schemas.demand_name_words("Fragrance")
+    assert schemas.label_problem("Fragrance and Gender", [], "demand", forbidden_words=words).startswith("category word")
+    assert schemas.label_problem("Gender", [], "demand", forbidden_words=words) is None
+    assert schemas.label_problem("Long Lasting", [], "demand", forbidden_words=words) is None   # not a near-copy
+    check = schemas.make_taxonomy_check("demand", forbidden_words=schemas.demand_name_words("Bath & Body"))
+    with pytest.raises(InvalidOutput) as e:
+        check(tax(["Relaxation", "Body Care", "Budget", "Gifting"]))
+    assert e.value.labels == ("Body Care",)
+
+
 def test_refused_labels_travel_with_the_error():
     with pytest.raises(InvalidOutput) as e:
         schemas.make_taxonomy_check("demand")(tax(["Gift for", "Title", "Mood", "Mood"]))

@@ -93,19 +93,20 @@ def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> di
         prompt = render(agent, ctx.template(agent), category=category, input_kind_text=inputs.KIND_TEXT[kind],
                         attributes="\n".join(f"- {x}" for x in lines))
     names = _category_names(ds, category, perspective)
+    words = schemas.demand_name_words(category) if perspective == "demand" else frozenset()
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=category, messages=_messages(prompt),
                           schema_model=schemas.TaxonomyAnswer, json_schema=schemas.taxonomy_schema(),
                           max_tokens=MAX_TOKENS[agent], max_attempts=max(ctx.max_attempts, ctx.taxonomy_attempts),
-                          check=schemas.make_taxonomy_check(perspective, names), use_grammar=ctx.use_grammar,
+                          check=schemas.make_taxonomy_check(perspective, names, words), use_grammar=ctx.use_grammar,
                           retry=LABEL_RETRY,
                           label_constraint=schemas.label_constraint(("dimensions", "*"), perspective, names,
-                                                                    schemas.L1_NEW_WORD_CHARS))
+                                                                    schemas.L1_NEW_WORD_CHARS, words))
     out = {"dimensions": [], "reasoning": "", "decisions": [], "input_kind": kind, "inputs_sample": lines[:60],
            "status": "ok" if res.ok else "failed", "error": res.error, "attempts": res.attempts, "repair": None,
            "label_guard": res.label_guard, "avoided": list(res.avoided)}
     value = res.value
     if not res.ok:
-        fixed = schemas.repair_taxonomy(res.raw, perspective, names)
+        fixed = schemas.repair_taxonomy(res.raw, perspective, names, words)
         if fixed is not None:
             value, out["repair"] = fixed
             out.update(status="ok", error=None)
@@ -128,20 +129,23 @@ def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, per
                     parent_dimensions=", ".join(parent_dimensions), subcategory=subcategory,
                     samples="\n".join(f"- {s}" for s in samples))
     names = _category_names(ds, category, perspective)
+    # Layer 1's category-word rule, except for words the parent labels already hold (an inherited label stays valid)
+    words = (schemas.demand_name_words(category) - {w for d in parent_dimensions for w in schemas.label_key(d).split()}
+             if perspective == "demand" else frozenset())
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=f"{category} > {subcategory} [{perspective}]",
                           messages=_messages(prompt), schema_model=schemas.RefinementAnswer,
                           json_schema=schemas.refinement_schema(), max_tokens=MAX_TOKENS[agent],
                           max_attempts=max(ctx.max_attempts, ctx.refinement_attempts),
-                          check=schemas.make_refinement_check(perspective, names), use_grammar=ctx.use_grammar,
+                          check=schemas.make_refinement_check(perspective, names, words), use_grammar=ctx.use_grammar,
                           retry=LABEL_RETRY,
                           label_constraint=schemas.label_constraint(("dimensions", "*", "label"), perspective, names,
-                                                                    schemas.L2_NEW_WORD_CHARS))
+                                                                    schemas.L2_NEW_WORD_CHARS, words))
     out = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "ok" if res.ok else "failed",
            "error": res.error, "attempts": res.attempts, "inputs_sample": samples, "repair": None,
            "parent": list(parent_dimensions), "label_guard": res.label_guard, "avoided": list(res.avoided)}
     value = res.value
     if not res.ok:
-        fixed = schemas.repair_refinement(res.raw, perspective, names)
+        fixed = schemas.repair_refinement(res.raw, perspective, names, words)
         if fixed is not None:
             value, out["repair"] = fixed
             out.update(status="ok", error=None)

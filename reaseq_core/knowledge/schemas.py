@@ -155,6 +155,20 @@ ARTICLES = frozenset({"a", "an", "the"})
 # dataset): a small model copies the examples it is shown, so a copy is refused.
 PROMPT_EXAMPLE_LABELS = _keys(["Armrest Type", "Backrest Material", "Seat Height Range", "Long Work Hours",
                                "Posture Support", "Home Office Setup"])
+# Words of those examples that belong to office chairs, per perspective: a label holding one is a near-copy
+# ("Long Workhours", "Postural Support", "Home Setup", "Long-Working Environment"), which the exact-label rule
+# above lets through. A word starting with one of these stems is refused; the listed forms cannot be written.
+PROMPT_EXAMPLE_STEMS = {"demand": ("work", "postur", "office", "setup", "chair", "support", "hour"),
+                        "attribute": ("armrest", "backrest", "seat", "chair")}
+PROMPT_EXAMPLE_WORDS = {
+    "demand": frozenset(_keys(["work", "works", "working", "worker", "workhours", "workday", "workplace", "hours",
+                               "posture", "postural", "support", "supportive", "office", "officer", "setup", "chair"])),
+    "attribute": frozenset(_keys(["armrest", "backrest", "seat", "seating", "chair"])),
+}
+# The prompts' own vocabulary for what a label is ("product aspect", "attributes", "motivations"): a label made
+# of it names no dimension of any category. Cannot be written either.
+PROMPT_META_WORDS = frozenset(_keys(["aspect", "attribute", "motivation", "expression", "taxonomy", "cluster",
+                                     "orthogonal", "perspective"]))
 # Demand only: product fields, where a demand dimension names why users buy ("Budget", not "Price").
 NOT_DEMAND_LABELS = _keys(["brand", "manufacturer", "price", "product type", "type"])
 
@@ -164,8 +178,14 @@ def forbidden_labels(perspective: str) -> set[str]:
     return FIELD_LABELS | PLACEHOLDER_LABELS | (NOT_DEMAND_LABELS if perspective == "demand" else set())
 
 
+def demand_name_words(category: str) -> frozenset:
+    """The words of a primary category's name ("Bath & Body" -> bath, body): a demand label holding one names
+    the category ("Fragrance and Gender", "Body Care"), not why its buyers buy."""
+    return frozenset(w for w in label_key(re.sub(r"[^A-Za-z' ]+", " ", category)).split() if w not in FUNCTION_WORDS)
+
+
 def label_problem(label: str, earlier: list[str], perspective: str, also_forbidden: set[str] = frozenset(),
-                  avoid: tuple[str, ...] = ()) -> str | None:
+                  avoid: tuple[str, ...] = (), forbidden_words: frozenset = frozenset()) -> str | None:
     """Why `label` cannot follow `earlier` in a taxonomy of `perspective`, or None when it can. The text before
     the first colon names the kind of problem (the label guard counts them)."""
     s = label.strip()          # the grammar allows no outer spaces; a label still being decoded may end in one
@@ -188,14 +208,19 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
         return f"data field: '{label}' names a data field, not a product property or user motivation"
     if key in PLACEHOLDER_LABELS or words[0] in BIN_WORDS:
         return f"placeholder: '{label}' names no dimension"
-    if key in PROMPT_EXAMPLE_LABELS:
+    if key in PROMPT_EXAMPLE_LABELS or any(w.startswith(PROMPT_EXAMPLE_STEMS.get(perspective, ("\0",))) for w in words):
         return f"prompt example: '{label}' copies an example of the prompt, not a dimension of this category"
+    if set(words) & PROMPT_META_WORDS:
+        return f"prompt word: '{label}' repeats the prompt's word for a dimension instead of naming one"
     if set(words) & OPINION_WORDS or words[0] in ARTICLES:
         return (f"opinion: '{label}' holds an opinion, a filler word or a phrase lifted from a text (a label "
                 f"names what differs between items or buyers)")
     if perspective == "demand" and key in NOT_DEMAND_LABELS:
         return (f"product field: '{label}' is a product field, not a user motivation (name why users buy, "
                 f"e.g. Budget instead of Price)")
+    if set(words) & forbidden_words:
+        return (f"category word: '{label}' holds a word of the category's name "
+                f"({', '.join(sorted(set(words) & forbidden_words))}), not a user motivation")
     if key in _keys(also_forbidden):
         what = "a user motivation" if perspective == "demand" else "a product aspect"
         return f"category name: '{label}' is a category name, not {what}"
@@ -205,11 +230,11 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
 
 
 def check_labels(labels: list[str], perspective: str, also_forbidden: set[str] = frozenset(),
-                 what: str = "dimension label") -> None:
+                 what: str = "dimension label", forbidden_words: frozenset = frozenset()) -> None:
     """Raise InvalidOutput naming every refused label and why (the labels go to the retry's avoid list)."""
     problems, bad = [], []
     for i, x in enumerate(labels):
-        why = label_problem(x, labels[:i], perspective, also_forbidden)
+        why = label_problem(x, labels[:i], perspective, also_forbidden, forbidden_words=forbidden_words)
         if why:
             problems.append(why.split(": ", 1)[1])
             bad.append(x)
@@ -217,41 +242,49 @@ def check_labels(labels: list[str], perspective: str, also_forbidden: set[str] =
         raise InvalidOutput(f"{what}(s) refused: " + "; ".join(problems), labels=bad)
 
 
-def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: set[str], new_word_chars: int):
+def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: set[str], new_word_chars: int,
+                     forbidden_words: frozenset = frozenset()):
     """The factory call_structured calls per attempt: the label rules as a decoding constraint, plus the
-    labels refused by earlier attempts."""
+    labels refused by earlier attempts. `forbidden_words` (demand_name_words) cannot be written either."""
     forbidden = sorted(_keys(also_forbidden))
 
     def make(avoid: tuple[str, ...]) -> LabelConstraint:
         def refuse(label: str, earlier: list[str]) -> str | None:
-            return label_problem(label, earlier, perspective, also_forbidden, avoid)
+            return label_problem(label, earlier, perspective, also_forbidden, avoid, forbidden_words)
         rules = {"version": 1, "perspective": perspective, "words": LABEL_WORDS, "pattern": LABEL_PATTERN,
                  "category_names": forbidden, "avoid": sorted(_keys(avoid))}
+        if forbidden_words:         # named only when set, so the keys of calls made before it existed stay valid
+            rules["category_words"] = sorted(forbidden_words)
         refused = (FIELD_LABELS | PLACEHOLDER_LABELS | PROMPT_EXAMPLE_LABELS | _keys(avoid)
                    | _keys(also_forbidden) | (NOT_DEMAND_LABELS if perspective == "demand" else set()))
 
         def refused_keys(earlier: list[str]) -> set[str]:
             return refused | _keys(earlier)
         return LabelConstraint(path, refuse, max_words=LABEL_WORDS, new_word_chars=new_word_chars, rules=rules,
-                               banned_words=FIELD_WORDS | OPINION_WORDS, banned_first_words=BIN_WORDS | ARTICLES,
+                               banned_words=(FIELD_WORDS | OPINION_WORDS | PROMPT_META_WORDS | forbidden_words
+                                             | PROMPT_EXAMPLE_WORDS.get(perspective, frozenset())),
+                               banned_first_words=BIN_WORDS | ARTICLES,
                                word_key=label_key, last_word_bans=frozenset(FUNCTION_WORDS), refused_keys=refused_keys,
                                no_overlap=True)
     return make
 
 
-def make_taxonomy_check(perspective: str, also_forbidden: set[str] = frozenset()):
+def make_taxonomy_check(perspective: str, also_forbidden: set[str] = frozenset(),
+                        forbidden_words: frozenset = frozenset()):
     """Layer 1's rules on the labels (check_labels). Its texts are not refused when they end mid-sentence: with
     the answer shown again, the model repeated the same unfinished texts at every retry (docs/results.md); the
     stored texts are checked and reported instead (summary.taxonomy_rule_check)."""
     def check(ans: TaxonomyAnswer) -> None:
-        check_labels(ans.dimensions, perspective, also_forbidden)
+        check_labels(ans.dimensions, perspective, also_forbidden, forbidden_words=forbidden_words)
     return check
 
 
-def make_refinement_check(perspective: str, also_forbidden: set[str] = frozenset()):
+def make_refinement_check(perspective: str, also_forbidden: set[str] = frozenset(),
+                          forbidden_words: frozenset = frozenset()):
     """Layer 2's rules on the refined labels (check_labels); its texts as for Layer 1."""
     def check(ans: RefinementAnswer) -> None:
-        check_labels([d.label for d in ans.dimensions], perspective, also_forbidden, "refined dimension label")
+        check_labels([d.label for d in ans.dimensions], perspective, also_forbidden, "refined dimension label",
+                     forbidden_words)
     return check
 
 
@@ -272,17 +305,19 @@ def repair_labels(raw: str, schema_model, labels_of, drop, refused, min_left: in
     return drop(ans, set(bad)), f"repaired: removed label(s) {bad} that broke the label rules"
 
 
-def repair_taxonomy(raw: str, perspective: str, also_forbidden: set[str]):
+def repair_taxonomy(raw: str, perspective: str, also_forbidden: set[str], forbidden_words: frozenset = frozenset()):
     return repair_labels(raw, TaxonomyAnswer, lambda a: a.dimensions,
                          lambda a, bad: a.model_copy(update={"dimensions": [d for d in a.dimensions if d not in bad]}),
-                         lambda x, earlier: label_problem(x, earlier, perspective, also_forbidden), 3)
+                         lambda x, earlier: label_problem(x, earlier, perspective, also_forbidden,
+                                                          forbidden_words=forbidden_words), 3)
 
 
-def repair_refinement(raw: str, perspective: str, also_forbidden: set[str]):
+def repair_refinement(raw: str, perspective: str, also_forbidden: set[str], forbidden_words: frozenset = frozenset()):
     return repair_labels(raw, RefinementAnswer, lambda a: [d.label for d in a.dimensions],
                          lambda a, bad: a.model_copy(update={"dimensions": [d for d in a.dimensions
                                                                             if d.label not in bad]}),
-                         lambda x, earlier: label_problem(x, earlier, perspective, also_forbidden), 3)
+                         lambda x, earlier: label_problem(x, earlier, perspective, also_forbidden,
+                                                          forbidden_words=forbidden_words), 3)
 
 
 # ---- Layer 2: what changed from the parent -------------------------------------------------------------
