@@ -199,6 +199,22 @@ def test_taxonomy_rule_check_finds_refused_labels_and_cut_texts():
         ("Layer 1 demand", "reasoning"), ("Women's demand", "dimensions[1].justification")]
 
 
+def test_taxonomy_rule_check_with_the_category_refuses_its_name_words_in_demand_labels():
+    from reaseq_core.knowledge.summary import taxonomy_rule_check
+    node = {"demand": {"dimensions": ["Hair & Scalp", "Styling", "Budget", "Routine"]},
+            "attribute": {"dimensions": ["Hair Type", "Form", "Size", "Brand"]},
+            "subcategories": {"Shampoo": {"demand": {"parent": ["Hair & Scalp", "Styling", "Budget", "Routine"],
+                                                     "dimensions": [{"label": "Hair & Scalp"}, {"label": "Care Level"},
+                                                                    {"label": "Budget"}, {"label": "Routine"}]}}}}
+    assert taxonomy_rule_check(node)["labels_refused"] == []            # without the category: no such rule
+    k = taxonomy_rule_check(node, category="Hair Care")
+    # Layer 1 demand "Hair & Scalp" holds "hair"; the attribute side and the inherited label in Layer 2 are
+    # not refused for it; "Care Level" in Layer 2 holds "care", which no parent label holds
+    assert [(r["where"], r["label"]) for r in k["labels_refused"]] == [
+        ("Layer 1 demand", "Hair & Scalp"), ("Shampoo demand", "Care Level")]
+    assert all(r["why"].startswith("category word") for r in k["labels_refused"])
+
+
 def test_labels_with_words_in_no_dictionary_are_reported():
     """A misspelt or cut label word ("Suppport", "Aspec") is in neither the encoder's vocabulary nor the
     category's item texts; a plural, a domain word of the items ("Keratin") and an ordinary word are known."""

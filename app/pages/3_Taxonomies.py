@@ -47,7 +47,7 @@ if rows:
     st.plotly_chart(fig, key="overview")
 
 # The stored labels and texts under today's rules (a taxonomy built before a rule keeps what it was given).
-checks = {prim: taxonomy_rule_check(c, access.known_words(dataset, prim)) for prim, c in cats.items()}
+checks = {prim: taxonomy_rule_check(c, access.known_words(dataset, prim), prim) for prim, c in cats.items()}
 st.markdown("**Today's rules on the stored taxonomies**: labels the label rules refuse, labels with a word in "
             "no dictionary (neither the sentence encoder's vocabulary nor the category's item texts: a "
             "misspelling or a fragment, reported, not refused), and reasoning / justification texts that end "

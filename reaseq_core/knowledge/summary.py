@@ -121,19 +121,25 @@ def unknown_words(label: str, known: set[str] | frozenset) -> list[str]:
     return [w for w in _WORD_RE.findall(label.lower()) if not forms(w) & known]
 
 
-def taxonomy_rule_check(node: dict, known: set[str] | None = None) -> dict:
+def taxonomy_rule_check(node: dict, known: set[str] | None = None, category: str | None = None) -> dict:
     """One primary category's stored taxonomy (Layers 1 and 2) under today's rules: the labels that
     schemas.label_problem refuses (a taxonomy built before a rule keeps what it was given) and the sentence
     fields (schemas.taxonomy_text_fields) that end mid-sentence (schemas.unfinished_text), each with where it is.
     Given `known` (a dictionary, e.g. encoder_words() with the category's category_words), also the labels with
-    a word it lacks (`unknown_words`; reported, not refused: a rare real word is possible)."""
+    a word it lacks (`unknown_words`; reported, not refused: a rare real word is possible). Given the primary
+    `category`'s name, also the demand labels holding a word of it (as the agents refuse them: in Layer 2 unless
+    a parent label holds the word)."""
     labels, refused, unknown = 0, [], []
+    name_words = schemas.demand_name_words(category) if category else frozenset()
 
-    def check(where: str, perspective: str, labs: list[str]) -> None:
+    def check(where: str, perspective: str, labs: list[str], parent: list[str] = ()) -> None:
         nonlocal labels
+        words = frozenset()
+        if perspective == "demand":
+            words = name_words - {w for d in parent for w in schemas.label_key(str(d)).split()}
         for i, x in enumerate(labs):
             labels += 1
-            why = schemas.label_problem(str(x), [str(y) for y in labs[:i]], perspective)
+            why = schemas.label_problem(str(x), [str(y) for y in labs[:i]], perspective, forbidden_words=words)
             if why:
                 refused.append({"where": where, "label": str(x), "why": why})
             if known is not None and (ws := unknown_words(str(x), known)):
@@ -142,7 +148,9 @@ def taxonomy_rule_check(node: dict, known: set[str] | None = None) -> dict:
     for p in ("demand", "attribute"):
         check(f"Layer 1 {p}", p, list((node.get(p) or {}).get("dimensions") or []))
         for sub, sn in (node.get("subcategories") or {}).items():
-            check(f"{sub} {p}", p, [d.get("label", "") for d in (sn.get(p) or {}).get("dimensions") or []])
+            sp = sn.get(p) or {}
+            check(f"{sub} {p}", p, [d.get("label", "") for d in sp.get("dimensions") or []],
+                  sp.get("parent", (node.get(p) or {}).get("dimensions")) or [])
     texts = [r for r in schemas.taxonomy_text_fields({"categories": {"": node}}) if r["text"]]
     cut = [{"where": f"{r['subcategory'] or 'Layer 1'} {r['perspective']}", "field": r["field"], "why": why,
             "ends": str(r["text"])[-40:]} for r in texts if (why := schemas.unfinished_text(r["text"]))]
@@ -176,7 +184,7 @@ def taxonomy_quality(taxonomy: dict, items: pd.DataFrame | None = None) -> dict:
                                               for r in refinements),
                   "layer2_repaired": sum(bool(r.get("repair")) for r in refinements),
                   "layer2_fallback": sum(bool(r.get("fallback")) for r in refinements),
-                  "rules": taxonomy_rule_check(node, category_known_words(items, c))}
+                  "rules": taxonomy_rule_check(node, category_known_words(items, c), c)}
     return out
 
 
