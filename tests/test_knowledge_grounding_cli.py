@@ -34,17 +34,18 @@ def test_catalogue_command_of_grounding_classes_is_the_subcommand():
 
 def test_show_reclassifies_a_row_stored_before_the_classes(committed_store, capsys):
     df = committed_store.read("beauty", cat.ITEM_KNOWLEDGE)
-    row = df[(df["item_id"] == "9788072216") & (df["setup"] == "multi_agent")].iloc[0]
+    # a JSON-built Bath & Body row: "Jason Purifying Tea Tree Body Wash 30 fl oz", brand Jason Natural Cosmetics
+    row = df[(df["item_id"] == "B0000535UT") & (df["setup"] == "multi_agent")].iloc[0]
     stored = json.loads(row["user_demand"])
-    occasion = next(e for e in stored if e["dimension"] == "Occasion")
-    assert occasion["grounded"] is True and "grounding" not in occasion      # the older check's flag
+    skin = next(e for e in stored if e["dimension"] == "Skin")
+    assert skin["grounded"] is True and "grounding" not in skin      # the older check's flag
     assert main(["--home", str(COMMITTED_ROOT), "knowledge", "show", "--dataset", "beauty",
-                 "--item", "9788072216"]) == 0
+                 "--item", "B0000535UT"]) == 0
     out = capsys.readouterr().out
-    line = next(ln for ln in out.splitlines() if "user Occasion" in ln)
-    assert "[BEYOND:" in line                                   # today: the category path does not say weddings
-    head = next(ln for ln in out.splitlines() if ln.startswith("== 9788072216 [multi_agent]"))
-    assert "supported=5 beyond=5 contradicted=0" in head and "supported share=0.50" in head
+    line = next(ln for ln in out.splitlines() if "user Skin" in ln)
+    assert "[BEYOND:" in line                    # today: neither the title nor the brand says pores or bacteria
+    head = next(ln for ln in out.splitlines() if ln.startswith("== B0000535UT [multi_agent]"))
+    assert "supported=4 beyond=4 contradicted=0" in head and "supported share=0.50" in head
     assert "failed: nan" not in out
 
 

@@ -132,11 +132,17 @@ def test_single_vs_multi_page_shows_todays_grounding(committed_env):
     summary = frame(at.dataframe[0].value).set_index("setup")
     both = fresh.groupby("item_id")["setup"].nunique()
     paired = fresh[fresh["item_id"].isin(both[both >= 2].index)]
+    checked_old = 0
     for setup, g in paired.groupby("setup"):
         assert summary.at[setup, "grounding_rate"] == pytest.approx(g["grounding_rate"].mean())
-        stored = kn[kn["item_id"].isin(g["item_id"]) & (kn["setup"] == setup)]["grounding_rate"].mean()
-        assert summary.at[setup, "grounding_rate"] < stored - 0.1     # the old check's rate is not what is shown
+        rows = kn[kn["item_id"].isin(g["item_id"]) & (kn["setup"] == setup)]
+        old = rows[rows["user_demand"].map(lambda t: all("grounding" not in e for e in json.loads(t)))]
+        if len(old) == len(rows):     # rows stored before the classes (the single-agent baseline; the multi-agent
+            # rows of these items were regenerated since): the old check's rate is not what is shown
+            assert summary.at[setup, "grounding_rate"] < rows["grounding_rate"].mean() - 0.1
+            checked_old += 1
         ents = g["supported"] + g["beyond"] + g["contradicted"]
         assert summary.at[setup, "contradicted_share"] == pytest.approx(g["contradicted"].sum() / ents.sum())
+    assert checked_old >= 1
     headers = "\n".join(str(m.value) for m in at.markdown)
     assert "supported," in headers and "contradicted)" in headers
