@@ -61,7 +61,7 @@ def test_label_rules_per_perspective():
 
 @pytest.mark.parametrize("label, perspective", [
     ("Long Workhours", "demand"), ("Postural Support", "demand"), ("Home Office", "demand"),
-    ("Long-Working Environment", "demand"), ("Posturality", "demand"), ("Home-Officer", "demand"),
+    ("Long-Working Environment", "demand"), ("Home-Officer", "demand"),
     ("Seating Comfort", "attribute"), ("Armrests", "attribute")])
 def test_near_copies_of_the_prompt_examples_are_refused(label, perspective):
     # the office-chair examples of the Layer-1 prompts, copied with another word form (Fragrance and Bath & Body)

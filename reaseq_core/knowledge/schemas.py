@@ -157,9 +157,9 @@ PROMPT_EXAMPLE_LABELS = _keys(["Armrest Type", "Backrest Material", "Seat Height
                                "Posture Support", "Home Office Setup"])
 # Words of those examples that belong to office chairs, per perspective: a label holding one is a near-copy
 # ("Long Workhours", "Postural Support", "Home Setup", "Long-Working Environment"), which the exact-label rule
-# above lets through. A word starting with one of these stems is refused; the listed forms cannot be written.
-PROMPT_EXAMPLE_STEMS = {"demand": ("work", "postur", "office", "setup", "chair", "support", "hour"),
-                        "attribute": ("armrest", "backrest", "seat", "chair")}
+# above lets through. These word forms are refused and cannot be written. (Refusing every word that merely
+# starts with such a stem made the model invent "Posturality" at every retry, so Skin Care's Layer 1 ended in
+# a repair; a made-up form is reported by the dictionary check instead.)
 PROMPT_EXAMPLE_WORDS = {
     "demand": frozenset(_keys(["work", "works", "working", "worker", "workhours", "workday", "workplace", "hours",
                                "posture", "postural", "support", "supportive", "office", "officer", "setup", "chair"])),
@@ -208,7 +208,7 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
         return f"data field: '{label}' names a data field, not a product property or user motivation"
     if key in PLACEHOLDER_LABELS or words[0] in BIN_WORDS:
         return f"placeholder: '{label}' names no dimension"
-    if key in PROMPT_EXAMPLE_LABELS or any(w.startswith(PROMPT_EXAMPLE_STEMS.get(perspective, ("\0",))) for w in words):
+    if key in PROMPT_EXAMPLE_LABELS or set(words) & PROMPT_EXAMPLE_WORDS.get(perspective, frozenset()):
         return f"prompt example: '{label}' copies an example of the prompt, not a dimension of this category"
     if set(words) & PROMPT_META_WORDS:
         return f"prompt word: '{label}' repeats the prompt's word for a dimension instead of naming one"
