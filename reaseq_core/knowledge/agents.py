@@ -93,7 +93,7 @@ def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> di
         prompt = render(agent, ctx.template(agent), category=category, input_kind_text=inputs.KIND_TEXT[kind],
                         attributes="\n".join(f"- {x}" for x in lines))
     names = _category_names(ds, category, perspective)
-    words = schemas.demand_name_words(category) if perspective == "demand" else frozenset()
+    words = schemas.category_words_refused(category, perspective)
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=category, messages=_messages(prompt),
                           schema_model=schemas.TaxonomyAnswer, json_schema=schemas.taxonomy_schema(),
                           max_tokens=MAX_TOKENS[agent], max_attempts=max(ctx.max_attempts, ctx.taxonomy_attempts),
@@ -129,9 +129,7 @@ def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, per
                     parent_dimensions=", ".join(parent_dimensions), subcategory=subcategory,
                     samples="\n".join(f"- {s}" for s in samples))
     names = _category_names(ds, category, perspective)
-    # Layer 1's category-word rule, except for words the parent labels already hold (an inherited label stays valid)
-    words = (schemas.demand_name_words(category) - {w for d in parent_dimensions for w in schemas.label_key(d).split()}
-             if perspective == "demand" else frozenset())
+    words = schemas.category_words_refused(category, perspective, parent_dimensions)
     res = call_structured(ctx.backend, ctx.cache, agent=agent, subject=f"{category} > {subcategory} [{perspective}]",
                           messages=_messages(prompt), schema_model=schemas.RefinementAnswer,
                           json_schema=schemas.refinement_schema(), max_tokens=MAX_TOKENS[agent],

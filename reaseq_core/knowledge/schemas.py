@@ -184,6 +184,15 @@ def demand_name_words(category: str) -> frozenset:
     return frozenset(w for w in label_key(re.sub(r"[^A-Za-z' ]+", " ", category)).split() if w not in FUNCTION_WORDS)
 
 
+def category_words_refused(category: str | None, perspective: str, parent: list[str] = ()) -> frozenset:
+    """The words a label of `perspective` may not hold for `category`: demand_name_words for demand labels
+    (none for attribute labels or without a category), less the words a parent label holds (Layer 2: an
+    inherited label stays valid)."""
+    if perspective != "demand" or not category:
+        return frozenset()
+    return demand_name_words(category) - {w for d in parent for w in label_key(str(d)).split()}
+
+
 def label_problem(label: str, earlier: list[str], perspective: str, also_forbidden: set[str] = frozenset(),
                   avoid: tuple[str, ...] = (), forbidden_words: frozenset = frozenset()) -> str | None:
     """Why `label` cannot follow `earlier` in a taxonomy of `perspective`, or None when it can. The text before

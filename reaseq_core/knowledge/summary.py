@@ -130,13 +130,10 @@ def taxonomy_rule_check(node: dict, known: set[str] | None = None, category: str
     `category`'s name, also the demand labels holding a word of it (as the agents refuse them: in Layer 2 unless
     a parent label holds the word)."""
     labels, refused, unknown = 0, [], []
-    name_words = schemas.demand_name_words(category) if category else frozenset()
 
     def check(where: str, perspective: str, labs: list[str], parent: list[str] = ()) -> None:
         nonlocal labels
-        words = frozenset()
-        if perspective == "demand":
-            words = name_words - {w for d in parent for w in schemas.label_key(str(d)).split()}
+        words = schemas.category_words_refused(category, perspective, parent)
         for i, x in enumerate(labs):
             labels += 1
             why = schemas.label_problem(str(x), [str(y) for y in labs[:i]], perspective, forbidden_words=words)
