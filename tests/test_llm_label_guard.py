@@ -228,3 +228,76 @@ def test_overlap_steering_follows_the_constraint():
         g = LabelGuard(c, VocabTables(vocab))
         g.tracker.feed('{"dimensions": ["Age", "By-')
         assert g.may_steer(tok[b"Age"]) is steers and g.may_steer(tok[b"Title"])
+
+
+# ---- sentence fields: no closing before a sentence has ended, a pull towards ending it near the cap --------
+TEXT_VOCAB = [b'"', b'",', b'."', b" and", b" skin", b".", b" It", b"3", b" dry"]
+TT = {p: i for i, p in enumerate(TEXT_VOCAB)}
+
+
+def _text_guard(prefix: str, cap: int = 40) -> LabelGuard:
+    rule = schemas.label_constraint(("dimensions", "*"), "demand", set(), 99, text_fields=((("analysis",), cap),))(())
+    g = LabelGuard(rule, VocabTables(TEXT_VOCAB))
+    g.tracker.feed(prefix)
+    return g
+
+
+def _text_cand(logits: dict) -> np.ndarray:
+    cand = np.zeros(len(TEXT_VOCAB), dtype=_TOKEN_DATA)
+    cand["id"] = np.arange(len(TEXT_VOCAB))
+    cand["logit"] = -np.inf
+    for piece, v in logits.items():
+        cand["logit"][TT[piece]] = v
+    return cand
+
+
+def _pick(g: LabelGuard, logits: dict) -> bytes:
+    """The greedy pick after the guard steered from the model's most likely token."""
+    cand = _text_cand(logits)
+    g.steer(cand, int(cand["id"][int(np.argmax(cand["logit"]))]))
+    return TEXT_VOCAB[int(np.argmax(cand["logit"]))]
+
+
+def test_tracker_finds_text_fields_at_their_paths_only():
+    t = JsonLabelTracker(("dimensions", "*"), {("analysis",): 300, ("decisions", "*"): 160})
+    t.feed('{"decisions": ["Kept one, dropped')
+    assert t.current_text == "Kept one, dropped" and t.text_cap == 160 and t.current is None
+    t.feed(' two."], "analysis": "The ')
+    assert t.current_text == "The " and t.text_cap == 300
+    t.feed('end.", "dimensions": ["Bud')
+    assert t.current_text is None and t.current == "Bud"
+
+
+def test_a_text_field_cannot_close_before_its_sentence_ends():
+    g = _text_guard('{"analysis": "Soothes dry')             # 18 characters of 40: before the soft point
+    assert g.may_steer(TT[b'"']) and not g.may_steer(TT[b" skin"])
+    assert _pick(g, {b'"': 2.0, b'",': 1.5, b" skin": 1.0, b".": 0.5}) == b" skin"
+    assert g.steered == {"unfinished sentence": 1}
+    g = _text_guard('{"analysis": "Soothes dry skin')
+    assert _pick(g, {b'."': 2.0, b" and": 1.0}) == b'."'      # a full stop and the quote in one token: fine
+    g = _text_guard('{"analysis": "Costs 3')                   # "3." may be a decimal point, not an ending
+    assert _pick(g, {b'."': 2.0, b"3": 1.0}) == b"3"
+
+
+def test_past_the_soft_point_the_sentence_is_pulled_to_an_end_then_closed():
+    g = _text_guard('{"analysis": "It soothes dry skin after a long day')   # 35 characters of 40 (soft 24)
+    assert g.may_steer(TT[b" and"])
+    assert _pick(g, {b" and": 5.0, b" skin": 4.0, b".": 1.0}) == b"."
+    assert g.steered == {"sentence end pulled": 1}
+    g = _text_guard('{"analysis": "It soothes dry skin after it.')
+    assert _pick(g, {b" It": 5.0, b'"': 0.0, b'",': 0.0}) in {b'"', b'",'}   # ended past the soft point: close
+    g = _text_guard('{"analysis": "Dry.')                       # ended early: the model may go on
+    assert _pick(g, {b" It": 5.0, b'"': 0.0}) == b" It"
+
+
+def test_a_text_the_grammar_must_close_is_a_counted_fallback():
+    g = _text_guard('{"analysis": "It soothes dry skin after a long day at wo')
+    assert _pick(g, {b'"': 0.0}) == b'"' and g.lifted == 1 and g.stats()["fallbacks"] == 1
+
+
+def test_text_fields_go_into_the_call_key_only_when_set():
+    plain = schemas.label_constraint(("dimensions", "*"), "demand", set(), 24)(()).describe()
+    with_text = schemas.label_constraint(("dimensions", "*"), "demand", set(), 24,
+                                         text_fields=schemas.TAXONOMY_TEXT_FIELDS)(()).describe()
+    assert "text_fields" not in plain
+    assert with_text["text_fields"] == [["decisions.*", schemas.L1_DECISION_MAX], ["analysis", schemas.L1_ANALYSIS_MAX]]

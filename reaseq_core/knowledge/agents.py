@@ -100,7 +100,8 @@ def taxonomy_agent(ctx: AgentContext, ds, category: str, perspective: str) -> di
                           check=schemas.make_taxonomy_check(perspective, names, words), use_grammar=ctx.use_grammar,
                           retry=LABEL_RETRY,
                           label_constraint=schemas.label_constraint(("dimensions", "*"), perspective, names,
-                                                                    schemas.L1_NEW_WORD_CHARS, words))
+                                                                    schemas.L1_NEW_WORD_CHARS, words,
+                                                                    schemas.TAXONOMY_TEXT_FIELDS))
     out = {"dimensions": [], "reasoning": "", "decisions": [], "input_kind": kind, "inputs_sample": lines[:60],
            "status": "ok" if res.ok else "failed", "error": res.error, "attempts": res.attempts, "repair": None,
            "label_guard": res.label_guard, "avoided": list(res.avoided)}
@@ -137,7 +138,8 @@ def refinement_agent(ctx: AgentContext, ds, category: str, subcategory: str, per
                           check=schemas.make_refinement_check(perspective, names, words), use_grammar=ctx.use_grammar,
                           retry=LABEL_RETRY,
                           label_constraint=schemas.label_constraint(("dimensions", "*", "label"), perspective, names,
-                                                                    schemas.L2_NEW_WORD_CHARS, words))
+                                                                    schemas.L2_NEW_WORD_CHARS, words,
+                                                                    schemas.REFINEMENT_TEXT_FIELDS))
     out = {"reasoning_trace": "", "dimensions": [], "final": [], "status": "ok" if res.ok else "failed",
            "error": res.error, "attempts": res.attempts, "inputs_sample": samples, "repair": None,
            "parent": list(parent_dimensions), "label_guard": res.label_guard, "avoided": list(res.avoided)}

@@ -252,9 +252,11 @@ def check_labels(labels: list[str], perspective: str, also_forbidden: set[str] =
 
 
 def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: set[str], new_word_chars: int,
-                     forbidden_words: frozenset = frozenset()):
+                     forbidden_words: frozenset = frozenset(), text_fields: tuple = ()):
     """The factory call_structured calls per attempt: the label rules as a decoding constraint, plus the
-    labels refused by earlier attempts. `forbidden_words` (demand_name_words) cannot be written either."""
+    labels refused by earlier attempts. `forbidden_words` (demand_name_words) cannot be written either.
+    `text_fields` ((path, cap), ...: TAXONOMY_TEXT_FIELDS, REFINEMENT_TEXT_FIELDS) are the answer's sentence
+    fields, which the guard makes end a sentence within their caps."""
     forbidden = sorted(_keys(also_forbidden))
 
     def make(avoid: tuple[str, ...]) -> LabelConstraint:
@@ -274,7 +276,7 @@ def label_constraint(path: tuple[str, ...], perspective: str, also_forbidden: se
                                              | PROMPT_EXAMPLE_WORDS.get(perspective, frozenset())),
                                banned_first_words=BIN_WORDS | ARTICLES,
                                word_key=label_key, last_word_bans=frozenset(FUNCTION_WORDS), refused_keys=refused_keys,
-                               no_overlap=True)
+                               no_overlap=True, text_fields=tuple(text_fields))
     return make
 
 
@@ -427,6 +429,12 @@ def _obj(props: dict) -> dict:
 
 def _label() -> dict:
     return {"type": "string", "pattern": LABEL_PATTERN}
+
+
+# the sentence fields of the taxonomy answers, with their caps in the grammar (label_constraint's text_fields)
+TAXONOMY_TEXT_FIELDS = ((("decisions", "*"), L1_DECISION_MAX), (("analysis",), L1_ANALYSIS_MAX))
+REFINEMENT_TEXT_FIELDS = ((("reasoning_trace",), L2_TRACE_MAX), (("dimensions", "*", "justification"),
+                                                                  L2_JUSTIFICATION_MAX))
 
 
 def taxonomy_schema() -> dict:

@@ -20,6 +20,18 @@ carries other letters) it lets the model go on and counts a fallback: the answer
 refused like any other, and the retry avoids the label. A ban that would leave no token the grammar allows
 is lifted, so the guard never forces broken JSON.
 
+The same guard can finish the answer's sentence fields (`text_fields`: JSON paths with their character
+caps, e.g. Layer 1's analysis). A JSON-schema grammar closes a string at its `maxLength`, so a long text
+used to stop mid-word ("...sets, and sc"). Inside such a field the guard
+
+- does not let the string close unless its text ends a sentence ('.', '!' or '?'; a full stop after a digit
+  may be a decimal point, so it does not count);
+- from `text_soft` of the cap on, adds a growing pull to the tokens that end a sentence (as the slot decoder
+  does for Layer 3's analyses), and once a sentence has ended there, only lets the string close.
+
+A text the grammar closes at its cap anyway (no sentence end came in time) is a lifted ban, counted as a
+fallback; the stored texts are checked afterwards (schemas.unfinished_text).
+
 Backends that cannot decode with it (an OpenAI-compatible server, the fake) ignore it; validation applies
 the same `refuse` rule afterwards, and the retry prompt lists the labels to avoid.
 """
@@ -45,6 +57,8 @@ class LabelConstraint:
     last_word_bans: frozenset = frozenset()                 # words no label may end with (function words)
     refused_keys: Callable[[list[str]], set] | None = None  # earlier labels -> label keys refused now
     no_overlap: bool = True                                 # no label may contain every word of an earlier one
+    text_fields: tuple = ()                                 # ((path, character cap), ...): sentences to finish
+    text_soft: float = 0.6                                  # share of a text field's cap where the pull starts
 
     def describe(self) -> dict:
         """What this constraint does, as plain data (it goes into the call key: it changes the answer).
@@ -54,15 +68,33 @@ class LabelConstraint:
                "banned_first_words": sorted(self.banned_first_words), "last_word_bans": sorted(self.last_word_bans)}
         if not self.no_overlap:
             out["no_overlap"] = False
+        if self.text_fields:        # named only when set, so the keys of calls made before it existed stay valid
+            out["text_fields"] = [[".".join(p), int(cap)] for p, cap in self.text_fields]
+            out["text_soft"] = self.text_soft
         return out
+
+
+SENTENCE_END = (".", "!", "?")
+
+
+def sentence_finished(text: str) -> bool:
+    """Whether a text ends a sentence: '.', '!' or '?' last (closing quotes / brackets after it allowed), a
+    full stop not right after a digit ("costs $12." may go on to "$12.45")."""
+    t = text.rstrip().rstrip("'\u201d\u2019)]")
+    if not t.endswith(SENTENCE_END):
+        return False
+    return not (t.endswith(".") and len(t) > 1 and t[-2].isdigit())
 
 
 class JsonLabelTracker:
     """Follows a JSON text while it is generated (a valid prefix: the grammar sees to that) and knows whether
-    the next character lands inside a label string at `path`, and which labels were completed before."""
+    the next character lands inside a label string at `path`, and which labels were completed before; given
+    `text_paths` (path -> character cap), also whether it lands inside one of those text fields."""
 
-    def __init__(self, path: tuple[str, ...]):
+    def __init__(self, path: tuple[str, ...], text_paths: dict | None = None):
         self.path = tuple(path)
+        self.text_paths = {tuple(k): int(v) for k, v in (text_paths or {}).items()}
+        self.text_cap: int | None = None     # the cap of the text field being written, else None
         self.stack: list[list] = []     # frames: ["obj", key, expecting_key] or ["arr", None, False]
         self.in_string = self.is_key = self.escape = self.target = False
         self.buf: list[str] = []
@@ -96,6 +128,7 @@ class JsonLabelTracker:
         if c == '"':
             self.is_key = top is not None and top[0] == "obj" and top[2]
             self.target = not self.is_key and self._value_path() == self.path
+            self.text_cap = None if self.is_key else self.text_paths.get(self._value_path())
             self.in_string, self.buf = True, []
         elif c == "{":
             self.stack.append(["obj", None, True])
@@ -110,6 +143,11 @@ class JsonLabelTracker:
     def current(self) -> str | None:
         """The label being written, or None outside a label string."""
         return "".join(self.buf) if self.in_string and self.target else None
+
+    @property
+    def current_text(self) -> str | None:
+        """The text-field string being written, or None outside one."""
+        return "".join(self.buf) if self.in_string and self.text_cap is not None else None
 
 
 class VocabTables:
@@ -129,6 +167,9 @@ class VocabTables:
             self.pre_len[i] = len(p) if q < 0 else q
             self.starts_space[i] = p.startswith(b" ")
         self.pure_close = self.has_quote & (self.pre_len == 0)
+        # a token whose text (up to a quote) ends a sentence: "." / " it." / '."'
+        self.ends_sentence = np.array([p[:q].decode("latin-1").rstrip().endswith(SENTENCE_END)
+                                       for p, q in zip(pieces, self.pre_len)], dtype=bool)
         self.only_new_word = ~self.starts_space           # ban mask: anything but a token that starts a word
         self.only_close = ~self.pure_close                 # ban mask: anything but closing the label now
 
@@ -202,7 +243,7 @@ class LabelGuard:
 
     def __init__(self, constraint: LabelConstraint, tables: VocabTables):
         self.c, self.t = constraint, tables
-        self.tracker = JsonLabelTracker(constraint.path)
+        self.tracker = JsonLabelTracker(constraint.path, dict(constraint.text_fields))
         self.steered: dict[str, int] = {}      # kind of problem -> steps at which the guard changed the token
         self.fallbacks: dict[str, int] = {}    # kind of problem -> steps at which it could not steer
         self.lifted = 0                        # bans lifted because the grammar allowed nothing else
@@ -329,7 +370,12 @@ class LabelGuard:
         """Whether the guard would change a greedy pick of `top` (cheap: the fast path's question)."""
         cur = self.tracker.current
         if cur is None:
-            return False
+            text = self.tracker.current_text
+            if text is None:
+                return False
+            if self.t.has_quote[top]:
+                return not sentence_finished(text + self.t.pre_text(top))
+            return len(text) >= self._soft()
         words = self._word_ban(cur)
         if words is not None and words[top]:
             return True
@@ -345,6 +391,8 @@ class LabelGuard:
         viewed as (id, logit, p); a ban that would leave no candidate is lifted."""
         cur = self.tracker.current
         if cur is None:
+            if self.tracker.current_text is not None:
+                self._steer_text(cand, top, self.tracker.current_text)
             return
         logits, ids = cand["logit"], cand["id"]
         finite = np.isfinite(logits)
@@ -377,6 +425,35 @@ class LabelGuard:
             ban |= self.t.only_close[ids]
         self.apply_ban(cand, ban, by_position=True)
 
+    def _soft(self) -> int:
+        return int(self.tracker.text_cap * self.c.text_soft)
+
+    def _steer_text(self, cand: np.ndarray, top: int, text: str) -> None:
+        """Inside a text field: no closing before a sentence has ended; past the soft point a pull towards
+        ending the sentence, and once it has ended, only closing."""
+        logits, ids = cand["logit"], cand["id"]
+        finite = np.isfinite(logits)
+        ban = np.zeros(len(cand), dtype=bool)
+        for j in np.flatnonzero(finite & self.t.has_quote[ids]):
+            ban[j] = not sentence_finished(text + self.t.pre_text(int(ids[j])))
+        soft = self._soft()
+        if len(text) >= soft:
+            if sentence_finished(text):
+                ban |= self.t.only_close[ids]
+                if not self.t.pure_close[top]:
+                    self._count(self.steered, "sentence ended: close")
+            else:
+                pull = 4.0 + 0.5 * (len(text) - soft)         # ~2 per token of ~4 characters, as the slots do
+                ends = finite & self.t.ends_sentence[ids] & ~ban
+                if ends.any():
+                    before = int(np.argmax(np.where(finite, logits, -np.inf)))
+                    logits[ends] += pull
+                    if int(np.argmax(np.where(finite, logits, -np.inf))) != before:
+                        self._count(self.steered, "sentence end pulled")
+        if self.t.has_quote[top] and not sentence_finished(text + self.t.pre_text(top)):
+            self._count(self.steered, "unfinished sentence")
+        self.apply_ban(cand, ban, by_position=True)
+
     def apply_ban(self, cand: np.ndarray, ban: np.ndarray, by_position: bool = False) -> None:
         """Set banned candidates that the grammar allowed to -inf, unless that would leave none (then the ban
         is lifted and counted). `ban` is indexed by token id, or by candidate position with `by_position`."""
@@ -394,7 +471,7 @@ class LabelGuard:
 
     def apply_after_grammar(self, cand: np.ndarray) -> None:
         """The guard as a step after a full grammar pass (sampling): steer from the most likely allowed token."""
-        if self.tracker.current is None:
+        if self.tracker.current is None and self.tracker.current_text is None:
             return
         logits = cand["logit"]
         if not np.isfinite(logits).any():
