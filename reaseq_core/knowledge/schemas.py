@@ -165,6 +165,11 @@ PROMPT_EXAMPLE_WORDS = {
                                "posture", "postural", "support", "supportive", "office", "officer", "setup", "chair"])),
     "attribute": frozenset(_keys(["armrest", "backrest", "seat", "seating", "chair"])),
 }
+# The examples' words glued into one ("Longworkhours", "Homeofficesetup", "Posturerecovery": with the word
+# forms banned, the model wrote them without spaces). A label word holding one of these is refused; shorter
+# example words ("work", "seat") are not searched inside words ("Artwork", "Seattle").
+PROMPT_EXAMPLE_GLUED = {"demand": ("workhour", "posture", "postural", "office", "setup"),
+                        "attribute": ("armrest", "backrest")}
 # The prompts' own vocabulary for what a label is ("product aspect", "attributes", "motivations"): a label made
 # of it names no dimension of any category. Cannot be written either.
 PROMPT_META_WORDS = frozenset(_keys(["aspect", "attribute", "motivation", "expression", "taxonomy", "cluster",
@@ -219,6 +224,9 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
         return f"placeholder: '{label}' names no dimension"
     if key in PROMPT_EXAMPLE_LABELS or set(words) & PROMPT_EXAMPLE_WORDS.get(perspective, frozenset()):
         return f"prompt example: '{label}' copies an example of the prompt, not a dimension of this category"
+    if any(g in w for w in words for g in PROMPT_EXAMPLE_GLUED.get(perspective, ())):
+        return (f"prompt example: '{label}' glues words of the prompt's examples together, not a dimension of "
+                f"this category")
     if set(words) & PROMPT_META_WORDS:
         return f"prompt word: '{label}' repeats the prompt's word for a dimension instead of naming one"
     if set(words) & OPINION_WORDS or words[0] in ARTICLES:
