@@ -83,6 +83,10 @@ def test_prompt_words_and_category_words_are_refused():
     assert schemas.label_problem("Long Lasting", [], "demand", forbidden_words=words) is None   # not a near-copy
     for ok in ("Artwork", "Homework Help", "Network"):       # short example words are not searched inside words
         assert schemas.label_problem(ok, [], "demand") is None, ok
+    for glued in ("Entertainmentinfo", "Entertainmentsupport", "Sci-Fi Entertainmentsource"):
+        assert schemas.label_problem(glued, [], "demand").startswith("glued words"), glued
+    for ok in ("Entertainment", "Personalization", "Anti-Inflammatory"):
+        assert schemas.label_problem(ok, [], "demand") is None, ok
     check = schemas.make_taxonomy_check("demand", forbidden_words=schemas.demand_name_words("Bath & Body"))
     with pytest.raises(InvalidOutput) as e:
         check(tax(["Relaxation", "Body Care", "Budget", "Gifting"]))

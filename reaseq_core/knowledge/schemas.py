@@ -170,6 +170,10 @@ PROMPT_EXAMPLE_WORDS = {
 # example words ("work", "seat") are not searched inside words ("Artwork", "Seattle").
 PROMPT_EXAMPLE_GLUED = {"demand": ("workhour", "posture", "postural", "office", "setup"),
                         "attribute": ("armrest", "backrest")}
+# A word this long is words glued together ("Entertainmentinfo", "Entertainmentsupport": Magazine's Arts, Music &
+# Photography, once the examples' words were refused); English label words stop short of it ("Entertainment" 13,
+# "Personalization" 15).
+GLUED_WORD_LETTERS = 16
 # The prompts' own vocabulary for what a label is ("product aspect", "attributes", "motivations"): a label made
 # of it names no dimension of any category. Cannot be written either.
 PROMPT_META_WORDS = frozenset(_keys(["aspect", "attribute", "motivation", "expression", "taxonomy", "cluster",
@@ -224,6 +228,8 @@ def label_problem(label: str, earlier: list[str], perspective: str, also_forbidd
         return f"placeholder: '{label}' names no dimension"
     if key in PROMPT_EXAMPLE_LABELS or set(words) & PROMPT_EXAMPLE_WORDS.get(perspective, frozenset()):
         return f"prompt example: '{label}' copies an example of the prompt, not a dimension of this category"
+    if any(len(p) >= GLUED_WORD_LETTERS for w in words for p in w.split("-")):
+        return f"glued words: '{label}' holds a word of {GLUED_WORD_LETTERS} or more letters, words written together"
     if any(g in w for w in words for g in PROMPT_EXAMPLE_GLUED.get(perspective, ())):
         return (f"prompt example: '{label}' glues words of the prompt's examples together, not a dimension of "
                 f"this category")
