@@ -156,11 +156,12 @@ def test_shipped_contradicted_row_and_shipped_table_matches(shipped):
     from reaseq_core.knowledge.report import grounding_classes_table
     kn = shipped.read("beauty", cat.ITEM_KNOWLEDGE)
     items = shipped.read("beauty", cat.ITEMS)
-    # "Miracell ProEar-for Itchy, Irritated Ears .5 OZ": its JSON-built Bath & Body row says 5 ounces
-    ear = kn[(kn["item_id"] == "B0001AGMWE") & (kn["setup"] == "multi_agent")]
-    c = gr.classify_rows(ear, items)         # the raw table: paths as arrays, attributes as JSON text
+    # a single-agent row that turns 5.914 ml (the title's 0.2 fl oz) into 177.42 ml, twice, and into 0.2 ml
+    row = kn[(kn["item_id"] == "B005TT8T46") & (kn["setup"] == "single_agent")]
+    c = gr.classify_rows(row, items)         # the raw table: paths as arrays, attributes as JSON text
     bad = c[c["grounding"] == gr.CONTRADICTED]
-    assert len(bad) >= 2 and all(str(w).startswith("size: says 147.85") for w in bad["why"])
+    assert len(bad) == 3 and all(str(w).startswith("size: says ") for w in bad["why"])
+    assert sum("177.42" in str(w) for w in bad["why"]) == 2
     table = shipped.read("beauty", cat.GROUNDING_CLASSES)
     rows = {(r["setup"], r["category"]): r for r in table["rows"]}
     assert {("multi_agent", "Fragrance"), ("multi_agent", "Bath & Body"), ("single_agent", "Fragrance")} <= set(rows)

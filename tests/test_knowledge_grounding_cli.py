@@ -34,18 +34,21 @@ def test_catalogue_command_of_grounding_classes_is_the_subcommand():
 
 def test_show_reclassifies_a_row_stored_before_the_classes(committed_store, capsys):
     df = committed_store.read("beauty", cat.ITEM_KNOWLEDGE)
-    # a JSON-built Bath & Body row: "Jason Purifying Tea Tree Body Wash 30 fl oz", brand Jason Natural Cosmetics
-    row = df[(df["item_id"] == "B0000535UT") & (df["setup"] == "multi_agent")].iloc[0]
+    # a single-agent row stored before the grounding classes: "Arouse-Rx ... Pheromone", category Women's
+    row = df[(df["item_id"] == "B001P4FJ0G") & (df["setup"] == "single_agent")].iloc[0]
     stored = json.loads(row["user_demand"])
-    skin = next(e for e in stored if e["dimension"] == "Skin")
-    assert skin["grounded"] is True and "grounding" not in skin      # the older check's flag
+    promo = next(e for e in stored if e["dimension"] == "Promotion")
+    assert promo["grounded"] is True and "grounding" not in promo      # the older check's flag
     assert main(["--home", str(COMMITTED_ROOT), "knowledge", "show", "--dataset", "beauty",
-                 "--item", "B0000535UT"]) == 0
+                 "--item", "B001P4FJ0G"]) == 0
     out = capsys.readouterr().out
-    line = next(ln for ln in out.splitlines() if "user Skin" in ln)
-    assert "[BEYOND:" in line                    # today: neither the title nor the brand says pores or bacteria
-    head = next(ln for ln in out.splitlines() if ln.startswith("== B0000535UT [multi_agent]"))
-    assert "supported=4 beyond=4 contradicted=0" in head and "supported share=0.50" in head
+    single = out[out.index("== B001P4FJ0G [single_agent]"):]
+    line = next(ln for ln in single.splitlines() if "user Promotion" in ln)
+    assert "[BEYOND:" in line                    # today: neither the price nor the sales rank says promotion
+    men = next(ln for ln in single.splitlines() if "user Attracting men" in ln)
+    assert "[CONTRADICTED: gender: says for men, the category says women" in men
+    head = single.splitlines()[0]
+    assert "supported=2 beyond=5 contradicted=1" in head and "supported share=0.25" in head
     assert "failed: nan" not in out
 
 
