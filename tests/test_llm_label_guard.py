@@ -30,12 +30,13 @@ def _guard(prefix: str, max_words: int = 3, new_word_chars=None) -> LabelGuard:
     return g
 
 
-def _cand(logits: dict) -> np.ndarray:
-    cand = np.zeros(len(VOCAB), dtype=_TOKEN_DATA)
-    cand["id"] = np.arange(len(VOCAB))
+def _cand(logits: dict, vocab: list = VOCAB) -> np.ndarray:
+    """llama.cpp's candidate array over `vocab`: the given pieces at their logits, every other one -inf."""
+    cand = np.zeros(len(vocab), dtype=_TOKEN_DATA)
+    cand["id"] = np.arange(len(vocab))
     cand["logit"] = -np.inf
     for piece, v in logits.items():
-        cand["logit"][TOK[piece]] = v
+        cand["logit"][vocab.index(piece)] = v
     return cand
 
 
@@ -242,18 +243,9 @@ def _text_guard(prefix: str, cap: int = 40) -> LabelGuard:
     return g
 
 
-def _text_cand(logits: dict) -> np.ndarray:
-    cand = np.zeros(len(TEXT_VOCAB), dtype=_TOKEN_DATA)
-    cand["id"] = np.arange(len(TEXT_VOCAB))
-    cand["logit"] = -np.inf
-    for piece, v in logits.items():
-        cand["logit"][TT[piece]] = v
-    return cand
-
-
 def _pick(g: LabelGuard, logits: dict) -> bytes:
     """The greedy pick after the guard steered from the model's most likely token."""
-    cand = _text_cand(logits)
+    cand = _cand(logits, TEXT_VOCAB)
     g.steer(cand, int(cand["id"][int(np.argmax(cand["logit"]))]))
     return TEXT_VOCAB[int(np.argmax(cand["logit"]))]
 
