@@ -44,7 +44,9 @@ def shipped_fake(store: ArtifactStore) -> FakeThatMustNotBeAsked:
 def test_prompt_lab_on_the_committed_store(committed_env):
     store = committed_env
     kn = store.read(DATASET, cat.ITEM_KNOWLEDGE)
-    first = kn[(kn["setup"] == "multi_agent") & (kn["status"] == "ok") & (kn["attempts"] == 1)].iloc[0]["item_id"]
+    # the lab asks in JSON: a shipped single-agent row (JSON, no taxonomy in its prompt) is in the call log as
+    # the lab would ask it; the multi-agent rows are in the line format or were asked with an earlier taxonomy
+    first = kn[(kn["setup"] == "single_agent") & (kn["status"] == "ok") & (kn["attempts"] == 1)].iloc[0]["item_id"]
     fake = shipped_fake(store)
     at = run_page("Prompt_lab", None, {"backend_for_tests": fake})
     clean(at)
@@ -61,7 +63,8 @@ def test_prompt_lab_on_the_committed_store(committed_env):
     at.text_input(key="exact_id").input("B000NOSUCH").run()
     assert "No item with id 'B000NOSUCH'" in texts(at) and at.multiselect(key="items").value == [first, far]
 
-    # the build template on a shipped item: answered from the shipped call log, marked cached
+    # the single-agent build template on a shipped item: answered from the shipped call log, marked cached
+    at.selectbox(key="agent").set_value("single_agent").run()
     at.multiselect(key="items").set_value([first]).run()
     at.button(key="run").click().run()
     clean(at)
@@ -70,6 +73,8 @@ def test_prompt_lab_on_the_committed_store(committed_env):
     bars = [p.proto.text for p in at.get("progress")]
     assert "done: 1 item runs, 0 live calls (1 answered from the cache)" in bars, bars
     assert len(at.dataframe) >= 2               # the compact summary of each column, above the raw JSON
+    at.selectbox(key="agent").set_value("item_knowledge").run()
+    assert "Results of the previous template were cleared" in texts(at)
 
     # an experiment with the schema-filler FAKE (throwaway call log, not saved): A = shipped, B = edited
     filler = FakeBackendForTests(schema_echo_reply)
@@ -77,7 +82,6 @@ def test_prompt_lab_on_the_committed_store(committed_env):
     area = at.text_area[0]
     edited = area.value + "\nBe concise."
     area.input(edited).run()
-    assert "Results of the previous template were cleared" in texts(at)
     assert not any(c.startswith("edited · ok · cached") for c in (x.value for x in at.caption))
     at.number_input(key="exp_n").set_value(3).run()
     assert "Sample: 3 of" in texts(at) and "Generic keyword rule." in texts(at)
